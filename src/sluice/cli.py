@@ -1,0 +1,179 @@
+"""The ``sluice`` command: demo-data, validate, query (server commands come from server_cli)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from sluice.config import load_config
+from sluice.engines.base import Engine
+from sluice.errors import ModelError, SluiceError
+
+app = typer.Typer(
+    name="sluice",
+    help="A self-hosted semantic query server that speaks Omni's query API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+@app.command("demo-data")
+def demo_data(
+    out: Annotated[Path, typer.Option(help="DuckDB file to write")] = Path("ecommerce.duckdb"),
+    scale: Annotated[float, typer.Option(help="1 is ~1M order items")] = 1.0,
+    seed: Annotated[int, typer.Option(help="same seed, same data")] = 42,
+) -> None:
+    """Generate the deterministic e-commerce demo dataset into a DuckDB file."""
+    from sluice.demo.data import generate_demo_data
+
+    if scale <= 0:
+        err.print("[red]--scale must be positive[/red]")
+        raise typer.Exit(2)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err
+    ) as progress:
+        task = progress.add_task("generating", total=None)
+
+        def step(name: str, index: int, total: int) -> None:
+            progress.update(task, description=f"generating {name}", completed=index, total=total)
+
+        counts = generate_demo_data(out, scale, seed=seed, progress=step)
+        progress.update(task, description="done", completed=progress.tasks[0].total or 1)
+    table = Table("table", "rows")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    console.print(f"wrote {out}")
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="model folder, or a sluice.yaml")],
+    database: Annotated[
+        Path | None, typer.Option(help="DuckDB file to check tables and columns against")
+    ] = None,
+) -> None:
+    """Validate a model: every problem with its file and line. Exits 1 on errors."""
+    from sluice.engines.duckdb import DuckDBEngine
+    from sluice.model import check_model
+    from sluice.project import open_engine, schema_lookup
+
+    targets: list[tuple[Path, Engine | None, str]] = []
+    engines: list[Engine] = []
+    try:
+        if path.is_file():
+            config = load_config(path)
+            for model in config.models.values():
+                engine = open_engine(config.connections[model.connection])
+                engines.append(engine)
+                targets.append((model.path, engine, engine.dialect))
+        else:
+            duck = DuckDBEngine(database) if database else None
+            if duck is not None:
+                engines.append(duck)
+            targets.append((path, duck, "duckdb"))
+        errors = 0
+        for folder, target_engine, dialect in targets:
+            lookup = schema_lookup(target_engine) if target_engine is not None else None
+            _, issues = check_model(folder, dialect=dialect, column_types=lookup)
+            for issue in issues:
+                color = "red" if issue.severity == "error" else "yellow"
+                console.print(f"[{color}]{folder / issue.file}:{issue.line}[/{color}]: "
+                              f"{issue.severity}: {issue.message}", highlight=False)  # fmt: skip
+            errors += sum(1 for i in issues if i.severity == "error")
+            if not issues:
+                console.print(f"[green]{folder}: ok[/green]")
+    except SluiceError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    finally:
+        for e in engines:
+            e.close()
+    if errors:
+        console.print(f"[red]{errors} error(s)[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def query(
+    json_body: Annotated[str, typer.Option("--json", help="the query object (contract §4)")],
+    config_path: Annotated[Path, typer.Option("--config", help="sluice.yaml")] = Path(
+        "sluice.yaml"
+    ),
+    model: Annotated[str | None, typer.Option(help="model name, if modelId is absent")] = None,
+    sql_only: Annotated[bool, typer.Option("--sql", help="print the SQL, do not run it")] = False,
+    output: Annotated[str, typer.Option(help="table | json | csv")] = "table",
+) -> None:
+    """Run one query in process and print the result and its SQL."""
+    from sluice.project import Project
+
+    try:
+        body = json.loads(json_body)
+    except json.JSONDecodeError as exc:
+        err.print(f"[red]error:[/red] --json is not valid JSON: {exc}")
+        raise typer.Exit(2) from None
+    if isinstance(body, dict) and "query" in body and isinstance(body["query"], dict):
+        body = body["query"]  # accept a whole run request too
+    try:
+        config = load_config(config_path)
+        if isinstance(body, dict) and "modelId" not in body:
+            name = model or next(iter(config.models), "")
+            if name not in config.models:
+                raise SluiceError(f"unknown model {name!r}; models: {', '.join(config.models)}")
+            body = {**body, "modelId": config.models[name].id}
+        with Project.open(config) as project:
+            compiled = project.compile(body["modelId"], body, now=datetime.now(UTC))
+            if sql_only:
+                print(compiled.sql)
+                return
+            result = project.execute(body["modelId"], compiled)
+    except ModelError as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    except SluiceError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    if compiled.missing_fields:
+        err.print(f"[yellow]missing fields:[/yellow] {', '.join(compiled.missing_fields)}")
+    if output == "json":
+        print(json.dumps(result.to_pylist(), default=str))
+        return
+    if output == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(result, sys.stdout.buffer)
+        return
+    table = Table(*[f.field_name for f in compiled.fields])
+    for row in result.to_pylist():
+        table.add_row(*["∅" if v is None else str(v) for v in row.values()])
+    console.print(table)
+    console.print(f"{result.num_rows} row(s)")
+    err.print(Syntax(compiled.sql, "sql", theme="ansi_dark"))
+
+
+def _register_server_commands() -> None:
+    import importlib
+
+    try:
+        server_cli = importlib.import_module("sluice.server_cli")
+    except ImportError:  # pragma: no cover - only while the server package is absent
+        return
+    server_cli.register(app)
+
+
+_register_server_commands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,13 @@
+"""QuerySpec + SemanticModel -> CompiledQuery (SQL for one dialect, field metadata)."""
+
+from sluice.compiler.compiler import CompileOptions, compile_query, field_meta, parse_field_name
+from sluice.compiler.types import CompiledQuery, FieldMeta
+
+__all__ = [
+    "CompileOptions",
+    "CompiledQuery",
+    "FieldMeta",
+    "compile_query",
+    "field_meta",
+    "parse_field_name",
+]

@@ -1,0 +1,590 @@
+"""QuerySpec + SemanticModel -> CompiledQuery.
+
+The pipeline, each step a small function: resolve the topic and its join tree; resolve the
+requested fields (unknown ones go to ``missing_fields``); build every field as a sqlglot
+expression, recording the views it touches; turn filters into WHERE (dimensions) and HAVING
+(measures) conditions; join exactly the views needed; check fan-out; add sorts, limit, offset;
+render SQL for the dialect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+
+from sluice.compiler.conditions import condition
+from sluice.compiler.grains import GRAINS, apply_grain
+from sluice.compiler.joins import JoinTree, implicit_tree, topic_tree
+from sluice.compiler.types import CompiledQuery, FieldMeta
+from sluice.errors import PlanError, Unsupported, did_you_mean
+from sluice.model.filters import DateFilter, Filter
+from sluice.model.loader import GRAINS as KNOWN_GRAINS
+from sluice.model.sql import Template, parse_template, placeholder_index
+from sluice.model.types import Dimension, Measure, SemanticModel, Topic, View
+from sluice.query.spec import QuerySpec, SortSpec
+
+FIELD_NAME = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)(?:\[\s*(\w+)\s*\])?$")
+
+
+@dataclass(frozen=True, slots=True)
+class CompileOptions:
+    max_rows: int | None = None  # a limit above this (or no limit) is refused; None: no cap
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRef:
+    requested: str
+    view: str
+    name: str
+    grain: str | None
+
+
+def parse_field_name(name: str) -> FieldRef | None:
+    m = FIELD_NAME.match(name.strip())
+    if m is None:
+        return None
+    grain = m.group(3).lower() if m.group(3) else None
+    return FieldRef(name, m.group(1), m.group(2), grain)
+
+
+@dataclass
+class _Build:
+    """Mutable scratch state of one compilation (never escapes ``compile_query``)."""
+
+    model: SemanticModel
+    tree: JoinTree
+    base: str
+    now: datetime
+    week_start: str
+    used: set[str] = field(default_factory=set)
+    fanned_measures: list[Measure] = field(default_factory=list)
+
+    # -- field expressions ------------------------------------------------------------------------
+
+    def template(self, kind: str, view: str, name: str, sql: str) -> Template:
+        key = ("tpl", kind, view, name)
+        found = self.model.cache.get(key)
+        if found is None:
+            found = parse_template(sql, self.model.dialect)
+            self.model.cache[key] = found
+        return found  # type: ignore[no-any-return]
+
+    def dimension(self, dim: Dimension, grain: str | None = None) -> exp.Expr:
+        self.used.add(dim.view)
+        if dim.sql is None:
+            x: exp.Expr = exp.column(dim.name, table=dim.view)
+        else:
+            tpl = self.template("dim", dim.view, dim.name, dim.sql)
+            x = self._substitute(tpl, dim.view, allow_measures=False)
+        if grain is None or grain == "raw":
+            return x
+        return apply_grain(x, grain, self.week_start)[0]
+
+    def measure(self, m: Measure) -> exp.Expr:
+        if m.aggregate_type is None:
+            assert m.sql is not None
+            tpl = self.template("measure", m.view, m.name, m.sql)
+            return _wrap(self._substitute(tpl, m.view, allow_measures=True, only_measures=True))
+        self.used.add(m.view)
+        value: exp.Expr | None = None
+        if m.sql is not None:
+            tpl = self.template("measure", m.view, m.name, m.sql)
+            value = self._substitute(tpl, m.view, allow_measures=False)
+        cond: exp.Expr | None = None
+        if m.filters:
+            parts = [self._filter_condition(name, f, m.view, context=m.qualified_name)
+                     for name, f in m.filters]  # fmt: skip
+            cond = exp.and_(*parts) if len(parts) > 1 else parts[0]
+        return self._aggregate(m, value, cond)
+
+    def _aggregate(self, m: Measure, value: exp.Expr | None, cond: exp.Expr | None) -> exp.Expr:
+        agg = m.aggregate_type
+        view = self.model.views[m.view]
+        if agg in ("count", "sum", "average"):
+            self.fanned_measures.append(m)
+        if agg == "count":
+            if value is None and m.view != self.base:
+                pk = view.primary_key
+                if pk is None:
+                    raise PlanError(
+                        f"cannot count `{m.qualified_name}` across a join: view `{m.view}` has no "
+                        "primary_key dimension"
+                    )
+                return exp.Count(this=exp.Distinct(expressions=[_when(cond, self.dimension(pk))]))
+            if value is None:
+                if cond is None:
+                    return exp.Count(this=exp.Star())
+                return exp.Count(this=_when(cond, exp.Literal.number(1)))
+            return exp.Count(this=_when(cond, value))
+        if value is None:
+            raise PlanError(f"measure `{m.qualified_name}` ({agg}) needs `sql`")
+        value = _when(cond, value)
+        if agg == "count_distinct":
+            return exp.Count(this=exp.Distinct(expressions=[value]))
+        if agg == "sum":
+            return exp.Sum(this=value)
+        if agg == "average":
+            return exp.Avg(this=value)
+        if agg == "min":
+            return exp.Min(this=value)
+        if agg == "max":
+            return exp.Max(this=value)
+        raise Unsupported(f"aggregate_type `{agg}` (`{m.qualified_name}`) is not supported yet")
+
+    def _substitute(
+        self, tpl: Template, view: str, *, allow_measures: bool, only_measures: bool = False
+    ) -> exp.Expr:
+        refs = tpl.refs
+
+        def swap(node: exp.Expr) -> exp.Expr:
+            index = placeholder_index(node)
+            if index is None:
+                return node
+            ref = refs[index].resolve(view)
+            target = self.model.views.get(ref.view or view)
+            if target is None:
+                raise PlanError(f"{refs[index]} in `{view}` names an unknown view")
+            if ref.field in target.measures:
+                if not allow_measures:
+                    raise PlanError(f"{refs[index]} in `{view}` is a measure inside an aggregate")
+                return self.measure(target.measures[ref.field])
+            dim = target.dimensions.get(ref.field) or target.filter_fields.get(ref.field)
+            if dim is None:
+                raise PlanError(f"{refs[index]} in `{view}` names no field")
+            if only_measures:
+                raise PlanError(
+                    f"measure built from measures in `{view}` refers to the dimension "
+                    f"{refs[index]}; give it an aggregate_type or refer only to measures"
+                )
+            if ref.view != view or dim.view not in self.tree:
+                self._require_joinable(dim.view, f"{refs[index]}")
+            return _wrap(self.dimension(dim, ref.grain))
+
+        return tpl.expr.transform(swap)
+
+    def _require_joinable(self, view: str, what: str) -> None:
+        if view not in self.tree:
+            raise PlanError(f"{what} needs view `{view}`, which this query cannot join")
+
+    # -- filters ----------------------------------------------------------------------------------
+
+    def _filter_condition(
+        self, name: str, f: Filter, default_view: str, *, context: str
+    ) -> exp.Expr:
+        ref = parse_field_name(name if "." in name else f"{default_view}.{name}")
+        target = lookup(self.model, ref) if ref else None
+        if ref is None or not isinstance(target, Dimension):
+            raise PlanError(f"{context}: filter on unknown dimension `{name}`")
+        self._require_joinable(target.view, f"{context} filter on `{name}`")
+        x = self.dimension(target, ref.grain)
+        return condition(x, f, field=name, now=self.now, week_start=self.week_start,
+                         is_date=target.type == "date" and ref.grain in (None, "raw"))  # fmt: skip
+
+
+_ATOMIC = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Cast, exp.Null, exp.Boolean)
+
+
+def _wrap(x: exp.Expr) -> exp.Expr:
+    """Parenthesize a substituted expression unless it is atomic (keeps precedence right)."""
+    return x if isinstance(x, _ATOMIC) else exp.paren(x)
+
+
+def _when(cond: exp.Expr | None, value: exp.Expr) -> exp.Expr:
+    if cond is None:
+        return value
+    return exp.Case(ifs=[exp.If(this=cond.copy(), true=value)])
+
+
+def lookup(model: SemanticModel, ref: FieldRef) -> Dimension | Measure | None:
+    view = model.views.get(ref.view)
+    if view is None:
+        return None
+    return (
+        view.dimensions.get(ref.name)
+        or view.measures.get(ref.name)
+        or view.filter_fields.get(ref.name)
+    )
+
+
+def _unknown_field_message(model: SemanticModel, name: str) -> str:
+    names = [f"{v.name}.{f}" for v in model.views.values() for f in v.field_names()]
+    return f'No such field "{name}"{did_you_mean(name.split("[")[0], names)}'
+
+
+# -- public entry points --------------------------------------------------------------------------
+
+
+def compile_query(
+    model: SemanticModel,
+    spec: QuerySpec,
+    *,
+    dialect: str | None = None,
+    now: datetime | None = None,
+    timezone: str | None = None,
+    user_attributes: Mapping[str, Any] | None = None,
+    options: CompileOptions | None = None,
+) -> CompiledQuery:
+    """Compile ``spec`` against ``model`` to SQL for ``dialect`` (default: the model's)."""
+    dialect = dialect or model.dialect
+    options = options or CompileOptions()
+    clock = _local_now(now or datetime.now(UTC), timezone)
+    topic = _topic(model, spec)
+    base = _base_view(model, spec, topic)
+    tree = topic_tree(model, topic) if topic else implicit_tree(model, base)
+    b = _Build(model, tree, base, clock, model.week_start_day)
+
+    selected, missing = _resolve_fields(model, spec, tree, topic)
+    columns: list[exp.Expr] = []
+    metas: list[FieldMeta] = []
+    aliases = _aliases([ref.requested for ref, _ in selected])
+    for (ref, target), alias in zip(selected, aliases, strict=True):
+        x = b.dimension(target, ref.grain) if isinstance(target, Dimension) else b.measure(target)
+        columns.append(exp.alias_(x, alias, quoted=False))
+        metas.append(field_meta_for(model, ref, target, alias))
+
+    where, having = _filters(b, model, spec, topic)
+    joined = tree.closure(b.used | {base})
+    _check_fan_out(b, joined)
+
+    query = exp.select(*columns, copy=False).from_(_table(model.views[base]), copy=False)
+    for view in joined[1:]:
+        query = query.join(_join(b, view), copy=False)
+    if where:
+        query = query.where(exp.and_(*where, copy=False), copy=False)
+    dims = [i for i, m in enumerate(metas, start=1) if m.is_dimension]
+    if dims:  # dimensions only: GROUP BY makes the rows distinct, as Omni does
+        query = query.group_by(*[exp.Literal.number(i) for i in dims], copy=False)
+    if having:
+        query = query.having(exp.and_(*having, copy=False), copy=False)
+    query = _order(query, spec.sorts, metas, dialect)
+    limit = _limit(spec, topic, options)
+    if limit is not None:
+        query = query.limit(limit, copy=False)
+    if spec.offset:
+        query = query.offset(spec.offset, copy=False)
+    sql = query.sql(dialect=dialect, pretty=True)
+    return CompiledQuery(
+        sql=sql,
+        dialect=dialect,
+        fields=tuple(metas),
+        missing_fields=tuple(missing),
+        model_version=model.version,
+        base_view=base,
+        topic=topic.name if topic else None,
+        limit=limit,
+    )
+
+
+def field_meta(model: SemanticModel, name: str) -> FieldMeta:
+    """Metadata of one field by name (``view.field`` or ``view.field[grain]``), for catalogs."""
+    ref = parse_field_name(name)
+    target = lookup(model, ref) if ref else None
+    if ref is None or target is None:
+        raise PlanError(_unknown_field_message(model, name))
+    return field_meta_for(model, ref, target, _aliases([name])[0])
+
+
+def field_meta_for(
+    model: SemanticModel, ref: FieldRef, target: Dimension | Measure, alias: str
+) -> FieldMeta:
+    if isinstance(target, Dimension):
+        data_type = target.type.upper()
+        label = target.label
+        if ref.grain and ref.grain != "raw":
+            data_type = GRAINS[ref.grain].data_type if ref.grain in GRAINS else data_type
+            label = f"{label} {ref.grain.replace('_', ' ').title()}"
+        return FieldMeta(
+            field_name=ref.requested,
+            view_name=target.view,
+            name=target.name,
+            grain=ref.grain,
+            label=label,
+            data_type=data_type,
+            is_dimension=True,
+            aggregate_type=None,
+            format=target.format,
+            hidden=target.hidden,
+            description=target.description,
+            alias=alias,
+        )
+    return FieldMeta(
+        field_name=ref.requested,
+        view_name=target.view,
+        name=target.name,
+        grain=None,
+        label=target.label,
+        data_type=_measure_type(model, target),
+        is_dimension=False,
+        aggregate_type=target.aggregate_type,
+        format=target.format,
+        hidden=target.hidden,
+        description=target.description,
+        alias=alias,
+    )
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+
+def _local_now(now: datetime, timezone: str | None) -> datetime:
+    """The clock as wall time in the query's time zone (UTC by default), without tzinfo."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    if timezone:
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PlanError(f"unknown time zone {timezone!r}; use an IANA name") from None
+        return now.astimezone(zone).replace(tzinfo=None)
+    return now.astimezone(UTC).replace(tzinfo=None)
+
+
+def _topic(model: SemanticModel, spec: QuerySpec) -> Topic | None:
+    if spec.topic is None:
+        return None
+    topic = model.topics.get(spec.topic)
+    if topic is None:
+        raise PlanError(f"Topic {spec.topic} not found{did_you_mean(spec.topic, model.topics)}")
+    return topic
+
+
+def _base_view(model: SemanticModel, spec: QuerySpec, topic: Topic | None) -> str:
+    if topic is not None:
+        return topic.base_view
+    if spec.table:
+        if spec.table not in model.views:
+            raise PlanError(f"No such view `{spec.table}`{did_you_mean(spec.table, model.views)}")
+        return spec.table
+    for name in spec.fields:
+        ref = parse_field_name(name)
+        if ref and ref.view in model.views:
+            return ref.view
+    raise PlanError("the query names no topic, no table and no known field")
+
+
+def _in_topic(topic: Topic | None, ref: FieldRef) -> bool:
+    """Does the topic's field curation (``view.*``, ``-view.field``) admit this field?"""
+    if topic is None or not topic.fields:
+        return True
+    allowed = False
+    for pattern in topic.fields:
+        negative = pattern.startswith("-")
+        body = pattern[1:] if negative else pattern
+        view, _, name = body.partition(".")
+        if view in (ref.view, "all_views") and name in ("*", ref.name):
+            allowed = not negative
+    return allowed
+
+
+def _resolve_fields(
+    model: SemanticModel, spec: QuerySpec, tree: JoinTree, topic: Topic | None
+) -> tuple[list[tuple[FieldRef, Dimension | Measure]], list[str]]:
+    selected: list[tuple[FieldRef, Dimension | Measure]] = []
+    missing: list[str] = []
+    seen: set[str] = set()
+    for name in spec.fields:
+        ref = parse_field_name(name)
+        target = lookup(model, ref) if ref else None
+        ok = (
+            ref is not None
+            and target is not None
+            and ref.view in tree
+            and _in_topic(topic, ref)
+            and _grain_ok(ref, target)
+        )
+        if not ok or name in seen:
+            if not ok:
+                missing.append(name)
+            continue
+        assert ref is not None and target is not None
+        seen.add(name)
+        selected.append((ref, target))
+    if not selected:
+        detail = ", ".join(f'"{m}"' for m in missing) if missing else "none were given"
+        hint = _unknown_field_message(model, missing[0]) if missing else ""
+        raise PlanError(f"the query has no valid fields ({detail}). {hint}".strip())
+    return selected, missing
+
+
+def _grain_ok(ref: FieldRef, target: Dimension | Measure) -> bool:
+    if ref.grain is None:
+        return True
+    if not isinstance(target, Dimension) or not target.is_time:
+        return False
+    return ref.grain in KNOWN_GRAINS
+
+
+def _filters(
+    b: _Build, model: SemanticModel, spec: QuerySpec, topic: Topic | None
+) -> tuple[list[exp.Expr], list[exp.Expr]]:
+    given = {name for name, _ in spec.filters}
+    filters = list(spec.filters)
+    if topic is not None:
+        filters += [(n, f) for n, f in topic.default_filters if n not in given]
+        filters += list(topic.always_where_filters)
+    where: list[exp.Expr] = []
+    having: list[exp.Expr] = []
+    for name, f in filters:
+        full = name if "." in name else f"{b.base}.{name}"
+        ref = parse_field_name(full)
+        target = lookup(model, ref) if ref else None
+        if ref is None or target is None or ref.view not in b.tree or not _grain_ok(ref, target):
+            raise PlanError(_unknown_field_message(model, name))
+        if isinstance(target, Measure):
+            x = b.measure(target)
+            having.append(condition(x, f, field=name, now=b.now, week_start=b.week_start))
+            continue
+        x = b.dimension(target, ref.grain)
+        is_date = target.type == "date" and ref.grain in (None, "raw", "date")
+        if isinstance(f, DateFilter) and ref.grain not in (None, "raw") and ref.grain in GRAINS:
+            is_date = GRAINS[ref.grain].data_type == "DATE"
+        where.append(
+            condition(x, f, field=name, now=b.now, week_start=b.week_start, is_date=is_date)
+        )
+    if topic is not None and topic.always_where_sql:
+        tpl = b.template("topic", topic.name, "always_where_sql", topic.always_where_sql)
+        where.append(exp.paren(b._substitute(tpl, topic.base_view, allow_measures=False)))
+    return where, having
+
+
+def _check_fan_out(b: _Build, joined: list[str]) -> None:
+    for m in b.fanned_measures:
+        if not b.tree.fans_out(m.view, joined):
+            continue
+        if m.aggregate_type == "count" and m.sql is None and m.view != b.base:
+            continue  # counted as COUNT(DISTINCT primary key): exact under fan-out
+        others = [v for v in joined if v != m.view]
+        raise PlanError(
+            f"`{m.qualified_name}` ({m.aggregate_type}) would be inflated: joining "
+            f"{', '.join(f'`{v}`' for v in others)} repeats rows of `{m.view}` (fan-out). "
+            "Query it from a topic whose base view is "
+            f"`{m.view}`, or drop the fields of the views joined one-to-many"
+        )
+
+
+def _table(view: View) -> exp.Expr:
+    if view.sql is not None:
+        import sqlglot
+
+        sub = sqlglot.parse_one(view.sql)
+        return exp.Subquery(this=sub, alias=exp.TableAlias(this=exp.to_identifier(view.name)))
+    return exp.table_(view.table_name or view.name, db=view.schema, alias=view.name)
+
+
+_JOIN_KIND = {
+    "always_left": {"side": "LEFT"},
+    "inner": {"kind": "INNER"},
+    "full_outer": {"side": "FULL", "kind": "OUTER"},
+    "cross": {"kind": "CROSS"},
+}
+
+
+def _join(b: _Build, view: str) -> exp.Join:
+    rel, _ = b.tree.rel[view]
+    target = _table(b.model.views[view])
+    parts = dict(_JOIN_KIND[rel.join_type])
+    on: exp.Expr | None = None
+    if rel.on_sql and rel.join_type != "cross":
+        tpl = b.template("join", rel.join_from_view, rel.join_to_view, rel.on_sql)
+        on = b._substitute(tpl, rel.join_from_view, allow_measures=False)
+    join = exp.Join(this=target, on=on, **{k: v for k, v in parts.items()})
+    return join
+
+
+def _order(
+    query: exp.Select, sorts: tuple[SortSpec, ...], metas: list[FieldMeta], dialect: str
+) -> exp.Select:
+    by_name = {m.field_name: m for m in metas}
+    if not sorts:
+        sorts = _default_sort(metas)
+    null_ordering = Dialect.get_or_raise(dialect).NULL_ORDERING
+    order: list[exp.Ordered] = []
+    for s in sorts:
+        meta = by_name.get(s.column_name)
+        if meta is None:
+            raise PlanError(
+                f'cannot sort by "{s.column_name}": it is not one of the query\'s fields'
+                f"{did_you_mean(s.column_name, by_name)}"
+            )
+        if s.null_sort == "FIRST":
+            nulls_first = True
+        elif s.null_sort == "DIALECT_DEFAULT":
+            nulls_first = _dialect_nulls_first(null_ordering, s.descending)
+        else:  # LAST, OMNI_DEFAULT
+            nulls_first = False
+        order.append(
+            exp.Ordered(this=exp.column(meta.alias), desc=s.descending, nulls_first=nulls_first)
+        )
+    return query.order_by(*order, copy=False)
+
+
+def _dialect_nulls_first(null_ordering: str, descending: bool) -> bool:
+    if null_ordering == "nulls_are_small":
+        return not descending
+    if null_ordering == "nulls_are_large":
+        return descending
+    return False  # nulls_are_last
+
+
+def _default_sort(metas: list[FieldMeta]) -> tuple[SortSpec, ...]:
+    """No sorts given: newest first by the first time dimension, else the first measure
+    descending, else the first dimension ascending."""
+    for m in metas:
+        if m.is_dimension and m.data_type in ("DATE", "TIMESTAMP"):
+            return (SortSpec(m.field_name, descending=True),)
+    for m in metas:
+        if not m.is_dimension:
+            return (SortSpec(m.field_name, descending=True),)
+    return (SortSpec(metas[0].field_name),)
+
+
+def _limit(spec: QuerySpec, topic: Topic | None, options: CompileOptions) -> int | None:
+    limit = spec.limit
+    if not spec.limit_given and topic is not None and topic.default_row_limit:
+        limit = topic.default_row_limit
+    cap = options.max_rows
+    if cap is not None and (limit is None or limit > cap):
+        asked = "no limit" if limit is None else f"a limit of {limit}"
+        raise PlanError(
+            f"the query asks for {asked}, above this server's maximum of {cap} rows; "
+            "lower `limit` or enable the server's high-limit mode"
+        )
+    return limit
+
+
+def _measure_type(model: SemanticModel, m: Measure) -> str:
+    if m.aggregate_type in ("min", "max") and m.sql:
+        inner = m.sql.strip()
+        match = re.fullmatch(r"\$\{\s*(?:(\w+)\.)?(\w+)\s*\}", inner)
+        if match:
+            view = model.views.get(match.group(1) or m.view)
+            dim = view.dimensions.get(match.group(2)) if view else None
+            if dim is not None:
+                return dim.type.upper()
+    return "NUMBER"
+
+
+def _aliases(names: list[str]) -> list[str]:
+    """Short SQL-safe column aliases, unique within the query."""
+    out: list[str] = []
+    used: set[str] = set()
+    for name in names:
+        base = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "f"
+        if base[0].isdigit():
+            base = "f_" + base
+        if len(base) > 55:
+            base = base[:46] + "_" + hashlib.sha1(name.encode()).hexdigest()[:8]
+        alias, n = base, 2
+        while alias in used:
+            alias, n = f"{base}_{n}", n + 1
+        used.add(alias)
+        out.append(alias)
+    return out

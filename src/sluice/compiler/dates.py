@@ -1,0 +1,155 @@
+"""Date filter literals -> concrete half-open ranges, against a clock that is passed in.
+
+Grammar (case-insensitive):
+
+* absolute: ``2024``, ``2024-03``, ``2024-03-15``, ``2024-03-15 10:30[:00]``, ``2024 Q3``
+* named days: ``today``, ``yesterday``, ``tomorrow``, ``now``
+* periods: ``this|current <unit>``, ``last|previous <unit>``, ``next <unit>``
+* offsets: ``N <unit>s ago``, ``N complete <unit>s ago``, ``N <unit>s from now`` (the start of the
+  unit N units before/after the current one: ``3 days ago`` is midnight three days back)
+* durations (``right_side`` of ``TIME_FOR_INTERVAL_DURATION``): ``N <unit>s``
+
+Units: second, minute, hour, day, week, month, quarter, year. Every range is ``[start, end)``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sluice.model.filters import DateFilter
+
+UNITS = ("second", "minute", "hour", "day", "week", "month", "quarter", "year")
+WEEK_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+_UNIT = r"(second|minute|hour|day|week|month|quarter|year)s?"
+_ABS = re.compile(
+    r"^(\d{4})(?:[-/](\d{1,2})(?:[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?)?)?$"
+)
+_QUARTER = re.compile(r"^(\d{4})[ -]?q([1-4])$")
+_PERIOD = re.compile(rf"^(this|current|last|previous|next)\s+{_UNIT}$")
+_AGO = re.compile(rf"^(\d+)\s+(complete\s+)?{_UNIT}\s+(ago|from now)$")
+_DURATION = re.compile(rf"^(\d+)\s+{_UNIT}$")
+
+
+class DateLiteralError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: datetime
+    end: datetime  # exclusive
+
+
+def add(moment: datetime, unit: str, n: int) -> datetime:
+    """``moment`` plus ``n`` units (months clamp the day, as calendars do)."""
+    if unit in ("month", "quarter", "year"):
+        months = n * {"month": 1, "quarter": 3, "year": 12}[unit]
+        total = moment.month - 1 + months
+        year, month = moment.year + total // 12, total % 12 + 1
+        day = min(moment.day, _days_in_month(year, month))
+        return moment.replace(year=year, month=month, day=day)
+    seconds = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}[unit]
+    return moment + timedelta(seconds=seconds * n)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    nxt = datetime(year + month // 12, month % 12 + 1, 1)
+    return (nxt - timedelta(days=1)).day
+
+
+def truncate(moment: datetime, unit: str, week_start: str = "monday") -> datetime:
+    """The start of the ``unit`` containing ``moment``."""
+    if unit == "second":
+        return moment.replace(microsecond=0)
+    if unit == "minute":
+        return moment.replace(second=0, microsecond=0)
+    if unit == "hour":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "day":
+        return day
+    if unit == "week":
+        shift = (day.weekday() - WEEK_DAYS.index(week_start)) % 7
+        return day - timedelta(days=shift)
+    if unit == "month":
+        return day.replace(day=1)
+    if unit == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    return day.replace(month=1, day=1)  # year
+
+
+def period(text: str, now: datetime, week_start: str = "monday") -> Period:
+    """The period a literal names (a point in time is a one-second period)."""
+    t = " ".join(text.strip().lower().split())
+    if m := _ABS.match(t):
+        y, mo, d, hh, mm, ss = m.groups()
+        try:
+            if hh is not None:
+                start = datetime(int(y), int(mo), int(d), int(hh), int(mm), int(ss or 0))
+                return Period(start, add(start, "second" if ss else "minute", 1))
+            if d is not None:
+                start = datetime(int(y), int(mo), int(d))
+                return Period(start, add(start, "day", 1))
+            if mo is not None:
+                start = datetime(int(y), int(mo), 1)
+                return Period(start, add(start, "month", 1))
+        except ValueError as exc:
+            raise DateLiteralError(f"{text!r} is not a valid date: {exc}") from None
+        start = datetime(int(y), 1, 1)
+        return Period(start, add(start, "year", 1))
+    if m := _QUARTER.match(t):
+        start = datetime(int(m.group(1)), (int(m.group(2)) - 1) * 3 + 1, 1)
+        return Period(start, add(start, "quarter", 1))
+    if t in ("today", "yesterday", "tomorrow"):
+        start = add(truncate(now, "day"), "day", {"today": 0, "yesterday": -1, "tomorrow": 1}[t])
+        return Period(start, add(start, "day", 1))
+    if t == "now":
+        start = truncate(now, "second")
+        return Period(start, add(start, "second", 1))
+    if m := _PERIOD.match(t):
+        which, unit = m.group(1), m.group(2)
+        shift = {"this": 0, "current": 0, "last": -1, "previous": -1, "next": 1}[which]
+        start = add(truncate(now, unit, week_start), unit, shift)
+        return Period(start, add(start, unit, 1))
+    if m := _AGO.match(t):
+        n, unit, direction = int(m.group(1)), m.group(3), m.group(4)
+        start = add(truncate(now, unit, week_start), unit, -n if direction == "ago" else n)
+        return Period(start, add(start, unit, 1))
+    raise DateLiteralError(
+        f"cannot read the date {text!r}; use a date (2024-03-15), a month (2024-03), a quarter "
+        "(2024 Q1), today/yesterday, this/last/next <unit>, or N <units> ago"
+    )
+
+
+def duration(text: str) -> tuple[int, str]:
+    """``"30 days"`` -> ``(30, "day")``."""
+    t = " ".join(text.strip().lower().split())
+    if m := _DURATION.match(t):
+        return int(m.group(1)), m.group(2)
+    raise DateLiteralError(f"cannot read the duration {text!r}; write N <units>, e.g. '30 days'")
+
+
+def resolve(
+    f: DateFilter, now: datetime, week_start: str = "monday"
+) -> tuple[datetime | None, datetime | None]:
+    """The ``(start, end)`` a date filter selects; either side may be open (None)."""
+    if f.kind == "BEFORE":
+        return (None, period(f.left_side, now, week_start).start)
+    if f.kind == "ON_OR_AFTER":
+        return (period(f.left_side, now, week_start).start, None)
+    if f.kind == "BETWEEN":
+        assert f.right_side is not None
+        start = period(f.left_side, now, week_start).start
+        end = period(f.right_side, now, week_start).start
+        return (start, end)
+    if f.kind == "TIME_FOR_INTERVAL_DURATION":
+        assert f.right_side is not None
+        start = period(f.left_side, now, week_start).start
+        n, unit = duration(f.right_side)
+        return (start, add(start, unit, n))
+    # TIME_FOR_UNIT_DURATION
+    p = period(f.left_side, now, week_start)
+    return (p.start, p.end)

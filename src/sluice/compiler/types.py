@@ -1,0 +1,68 @@
+"""What the compiler hands on: SQL for one dialect plus the metadata of every output field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMeta:
+    """One output column, described as ``summary.fields[name]`` carries it."""
+
+    field_name: str  # exactly as requested, grain included
+    view_name: str
+    name: str  # the field's name inside its view (no grain)
+    grain: str | None
+    label: str
+    data_type: str  # NUMBER, STRING, TIMESTAMP, DATE, BOOLEAN, UNKNOWN
+    is_dimension: bool
+    aggregate_type: str | None
+    format: str | None
+    hidden: bool
+    description: str | None
+    alias: str  # the column alias in the SQL
+
+    @property
+    def fully_qualified_name(self) -> str:
+        base = f"{self.view_name}.{self.name}"
+        return f"{base}[{self.grain}]" if self.grain else base
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "field_name": self.field_name,
+            "fully_qualified_name": self.fully_qualified_name,
+            "view_name": self.view_name,
+            "label": self.label,
+            "data_type": self.data_type,
+            "is_dimension": self.is_dimension,
+            "aggregate_type": self.aggregate_type,
+            "format": {"value": self.format} if self.format else None,
+            "hidden": self.hidden,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    sql: str
+    dialect: str
+    fields: tuple[FieldMeta, ...]
+    missing_fields: tuple[str, ...]
+    model_version: str
+    base_view: str
+    topic: str | None
+    limit: int | None
+    # The user attributes the SQL depends on (name -> value), for cache keys.
+    user_attributes: tuple[tuple[str, str], ...] = ()
+
+    def name_columns(self, table: pa.Table) -> pa.Table:
+        """Rename the SQL aliases to the requested field names (zero-copy)."""
+        if table.num_columns != len(self.fields):
+            return table
+        return table.rename_columns([f.field_name for f in self.fields])
+
+    def summary_fields(self) -> dict[str, dict[str, Any]]:
+        return {f.field_name: f.summary() for f in self.fields}

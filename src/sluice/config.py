@@ -1,0 +1,241 @@
+"""Settings: ``sluice.yaml`` plus ``SLUICE_<SECTION>_<KEY>`` environment overrides.
+
+Paths in the file are relative to the file. Unknown keys and missing files are errors that name
+the key or path; secrets (passwords, Redis URLs) come from the environment, never from the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from sluice.errors import ConfigError, did_you_mean
+
+ENGINES = ("duckdb",)
+MODEL_NAMESPACE = uuid.UUID("6f1c0c5e-2a4b-4d0e-9a55-51c3e0d1a7b2")
+
+
+def model_uuid(name: str) -> str:
+    """The stable id of a model that does not set one: a UUID derived from its name."""
+    return str(uuid.uuid5(MODEL_NAMESPACE, name))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionConfig:
+    name: str
+    engine: str
+    database: Path | None = None  # duckdb: the database file; None is in-memory
+    read_only: bool = True
+    threads: int | None = None
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    name: str
+    id: str
+    connection: str
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class UserConfig:
+    id: str
+    email: str
+    name: str = ""
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    allow_raw_sql: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    run_window_s: float = 10.0
+    wait_window_s: float = 30.0
+    result_retention_s: float = 3600.0
+    max_rows: int = 50_000
+    high_limit: bool = False
+    workers: int = 4
+    state_dir: Path = Path(".sluice")
+    rate_limit_per_minute: int = 0  # 0: off
+    organization_id: str = "sluice"
+    organization_name: str = "sluice"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None
+    connections: Mapping[str, ConnectionConfig]
+    models: Mapping[str, ModelConfig]  # by name
+    server: ServerConfig
+    users: tuple[UserConfig, ...] = ()
+
+    def model_by_id(self, model_id: str) -> ModelConfig | None:
+        for model in self.models.values():
+            if model.id == model_id:
+                return model
+        return None
+
+
+_SECTIONS = ("connections", "models", "server", "users")
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read ``sluice.yaml`` at ``path`` and apply ``SLUICE_*`` overrides from ``env``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist")
+    try:
+        raw = YAML(typ="safe").load(path.read_text()) or {}
+    except YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    return config_from_dict(raw, base=path.parent, path=path, env=env)
+
+
+def config_from_dict(
+    raw: Mapping[str, Any],
+    *,
+    base: Path,
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    where = str(path) if path else "config"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: the top level must be a mapping")
+    _reject_unknown(raw, _SECTIONS, where)
+    env = os.environ if env is None else env
+    connections = {
+        name: _connection(name, spec, base, where)
+        for name, spec in _section(raw, "connections", where).items()
+    }
+    models = {
+        name: _model(name, spec, base, connections, where)
+        for name, spec in _section(raw, "models", where).items()
+    }
+    server = _dataclass_from(ServerConfig, _section(raw, "server", where), f"{where}: server")
+    server = _apply_env(server, env)
+    if not server.state_dir.is_absolute():
+        server = dataclasses.replace(server, state_dir=base / server.state_dir)
+    users_raw = raw.get("users") or []
+    if not isinstance(users_raw, list):
+        raise ConfigError(f"{where}: users must be a list")
+    users = tuple(
+        _dataclass_from(UserConfig, u, f"{where}: users[{i}]") for i, u in enumerate(users_raw)
+    )
+    return Config(path=path, connections=connections, models=models, server=server, users=users)
+
+
+def _section(raw: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
+    value = raw.get(name) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: `{name}` must be a mapping")
+    return value
+
+
+def _reject_unknown(spec: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    for key in spec:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key `{key}`{did_you_mean(str(key), allowed)}")
+
+
+def _connection(name: str, spec: Any, base: Path, where: str) -> ConnectionConfig:
+    here = f"{where}: connections.{name}"
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{here} must be a mapping")
+    conn = _dataclass_from(ConnectionConfig, {"name": name, **spec}, here)
+    if conn.engine not in ENGINES:
+        raise ConfigError(
+            f"{here}: unknown engine `{conn.engine}`{did_you_mean(conn.engine, ENGINES)}"
+            f" (available: {', '.join(ENGINES)})"
+        )
+    database = conn.database
+    if database is not None and str(database) != ":memory:":
+        database = database if database.is_absolute() else base / database
+        if conn.read_only and not database.exists():
+            raise ConfigError(f"{here}: database file {str(database)!r} does not exist")
+    found: ConnectionConfig = dataclasses.replace(
+        conn, database=database, id=conn.id or model_uuid("conn:" + name)
+    )
+    return found
+
+
+def _model(
+    name: str, spec: Any, base: Path, connections: Mapping[str, ConnectionConfig], where: str
+) -> ModelConfig:
+    here = f"{where}: models.{name}"
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{here} must be a mapping")
+    _reject_unknown(spec, ("connection", "path", "id"), here)
+    conn = spec.get("connection")
+    if conn not in connections:
+        raise ConfigError(
+            f"{here}: unknown connection `{conn}`{did_you_mean(str(conn), connections)}"
+        )
+    if "path" not in spec:
+        raise ConfigError(f"{here}: `path` (the model folder) is required")
+    folder = Path(spec["path"])
+    folder = folder if folder.is_absolute() else base / folder
+    if not folder.is_dir():
+        raise ConfigError(f"{here}: model folder {str(folder)!r} does not exist")
+    model_id = str(spec.get("id") or model_uuid(name))
+    try:
+        model_id = str(uuid.UUID(model_id))
+    except ValueError:
+        raise ConfigError(f"{here}: id {model_id!r} is not a UUID") from None
+    return ModelConfig(name=name, id=model_id, connection=str(conn), path=folder)
+
+
+def _dataclass_from(cls: Any, spec: Any, where: str) -> Any:
+    """Build the dataclass ``cls`` from a mapping, converting and checking each field's type."""
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where} must be a mapping")
+    names = [f.name for f in dataclasses.fields(cls)]
+    _reject_unknown(spec, tuple(names), where)
+    hints = get_type_hints(cls)
+    return cls(**{k: _convert(hints[k], v, f"{where}.{k}") for k, v in spec.items()})
+
+
+def _convert(hint: Any, value: Any, where: str) -> Any:
+    text = str(hint)
+    try:
+        if value is None:
+            return None
+        if hint is bool:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if hint is int or text == "int | None":
+            return int(value)
+        if hint is float:
+            return float(value)
+        if "Path" in text:
+            return Path(str(value))
+        if hint is str:
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {value!r} is not a valid {text}") from None
+    return value
+
+
+def _apply_env(server: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
+    """``SLUICE_SERVER_<KEY>`` overrides ``server.<key>``."""
+    hints = get_type_hints(ServerConfig)
+    changes = {}
+    for f in dataclasses.fields(ServerConfig):
+        key = f"SLUICE_SERVER_{f.name.upper()}"
+        if key in env:
+            changes[f.name] = _convert(hints[f.name], env[key], key)
+    return dataclasses.replace(server, **changes) if changes else server

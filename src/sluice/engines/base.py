@@ -1,0 +1,55 @@
+"""The engine contract: run SQL, hand back Arrow, and stop when asked.
+
+Every warehouse backend implements ``Engine``. Calls block (they run in executor threads, never
+on the event loop); ``CancelToken`` is the cancel path: the engine registers how to interrupt the
+statement it is running, and ``cancel()`` from any thread calls it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import pyarrow as pa
+
+
+class CancelToken:
+    """Shared between the code that runs a statement and the code that may cancel it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._interrupt: Callable[[], None] | None = None
+        self.cancelled = False
+
+    def bind(self, interrupt: Callable[[], None] | None) -> None:
+        """Register (or clear, with None) how to interrupt the running statement."""
+        with self._lock:
+            self._interrupt = interrupt
+            fire = self.cancelled and interrupt is not None
+        if fire and interrupt is not None:
+            interrupt()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            interrupt = self._interrupt
+        if interrupt is not None:
+            interrupt()
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A warehouse connection. Thread-safe: each call may come from a different thread."""
+
+    dialect: str
+
+    def execute(self, sql: str, cancel: CancelToken | None = None) -> pa.Table:
+        """Run ``sql`` and return its whole result. Raises QueryError or Cancelled."""
+        ...
+
+    def column_types(self, table: str, schema: str | None = None) -> dict[str, str]:
+        """Column name -> sluice data type (string, number, timestamp, date, boolean)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,130 @@
+"""DuckDB: the embedded default warehouse.
+
+One database handle per engine, one cursor per worker thread (DuckDB cursors are cheap
+duplicates of the connection and are not safe to share between threads). Read-only by default.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from sluice.engines.base import CancelToken
+from sluice.errors import Cancelled, QueryError
+
+
+def arrow_type_to_data_type(t: pa.DataType) -> str:
+    """Map an Arrow type to a sluice data type."""
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    if pa.types.is_timestamp(t):
+        return "timestamp"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    return "unknown"
+
+
+class DuckDBEngine:
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        database: Path | str | None = None,
+        *,
+        read_only: bool = True,
+        threads: int | None = None,
+    ) -> None:
+        target = str(database) if database is not None else ":memory:"
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {"threads": threads} if threads else {}
+        )
+        self._conn = duckdb.connect(
+            target, read_only=read_only and target != ":memory:", config=config
+        )
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._conn.cursor()
+            self._local.cursor = cur
+            with self._lock:
+                self._cursors.append(cur)
+        return cur
+
+    def execute(self, sql: str, cancel: CancelToken | None = None) -> pa.Table:
+        cur = self._cursor()
+        if cancel is not None:
+            cancel.bind(cur.interrupt)
+        try:
+            table = cur.sql(sql).to_arrow_table()
+        except duckdb.InterruptException:
+            raise Cancelled("the query was cancelled") from None
+        except duckdb.Error as exc:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled("the query was cancelled") from None
+            raise QueryError(str(exc)) from None
+        finally:
+            if cancel is not None:
+                cancel.bind(None)
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled("the query was cancelled")
+        return table
+
+    def column_types(self, table: str, schema: str | None = None) -> dict[str, str]:
+        cur = self._cursor()
+        rel = cur.table(f"{schema}.{table}" if schema else table)
+        return {name: _duck_type(str(t)) for name, t in zip(rel.columns, rel.types, strict=True)}
+
+    def query_types(self, sql: str) -> dict[str, str]:
+        """Column types of an arbitrary SELECT (derived tables), without running it."""
+        rel = self._cursor().sql(sql)
+        return {name: _duck_type(str(t)) for name, t in zip(rel.columns, rel.types, strict=True)}
+
+    def close(self) -> None:
+        with self._lock:
+            for cur in self._cursors:
+                cur.close()
+            self._cursors.clear()
+        self._conn.close()
+
+
+def _duck_type(name: str) -> str:
+    n = name.upper()
+    if n.startswith(("TIMESTAMP",)):
+        return "timestamp"
+    if n == "DATE":
+        return "date"
+    if n == "BOOLEAN":
+        return "boolean"
+    if n.startswith(("VARCHAR", "TEXT", "UUID", "STRING")):
+        return "string"
+    if n.startswith(
+        (
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "HUGEINT",
+            "UTINYINT",
+            "USMALLINT",
+            "UINTEGER",
+            "UBIGINT",
+            "UHUGEINT",
+            "FLOAT",
+            "DOUBLE",
+            "DECIMAL",
+            "REAL",
+        )
+    ):
+        return "number"
+    return "unknown"

@@ -1,0 +1,132 @@
+"""A loaded project: the config, its models (validated, typed from the warehouse) and engines.
+
+This is the composition root the CLI and the server share: ``Project.open(config)`` loads every
+model and opens every connection once; ``compile`` and ``execute`` are what a query needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from sluice.compiler import CompileOptions, compile_query
+from sluice.compiler.types import CompiledQuery
+from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
+from sluice.engines.base import CancelToken, Engine
+from sluice.engines.duckdb import DuckDBEngine
+from sluice.errors import ConfigError, NotFound
+from sluice.model import SemanticModel, load_model
+from sluice.model.loader import ColumnTypes
+from sluice.query import parse_query
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    config: ModelConfig
+    semantic: SemanticModel
+    engine: Engine
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+
+def open_engine(conn: ConnectionConfig) -> Engine:
+    if conn.engine == "duckdb":
+        return DuckDBEngine(conn.database, read_only=conn.read_only, threads=conn.threads)
+    raise ConfigError(f"connection {conn.name}: engine {conn.engine!r} is not available")
+
+
+class Project:
+    def __init__(
+        self, config: Config, engines: Mapping[str, Engine], models: Mapping[str, LoadedModel]
+    ):
+        self.config = config
+        self.engines = dict(engines)
+        self.models = dict(models)  # by model id
+
+    @classmethod
+    def open(cls, config: Config) -> Project:
+        engines: dict[str, Engine] = {}
+        try:
+            for name, conn in config.connections.items():
+                engines[name] = open_engine(conn)
+            models = {}
+            for model_cfg in config.models.values():
+                engine = engines[model_cfg.connection]
+                semantic = load_model(
+                    model_cfg.path,
+                    name=model_cfg.name,
+                    dialect=engine.dialect,
+                    column_types=schema_lookup(engine),
+                )
+                models[model_cfg.id] = LoadedModel(model_cfg, semantic, engine)
+        except BaseException:
+            for engine in engines.values():
+                engine.close()
+            raise
+        return cls(config, engines, models)
+
+    def model(self, model_id: str) -> LoadedModel:
+        found = self.models.get(model_id)
+        if found is None:
+            raise NotFound(f"Model {model_id} not found")
+        return found
+
+    def compile(
+        self,
+        model_id: str,
+        query: Mapping[str, Any],
+        *,
+        now: datetime,
+        user: UserConfig | None = None,
+        timezone: str | None = None,
+    ) -> CompiledQuery:
+        loaded = self.model(model_id)
+        spec = parse_query(query)
+        options = CompileOptions(
+            max_rows=self.config.server.max_rows if not self.config.server.high_limit else None,
+        )
+        return compile_query(
+            loaded.semantic,
+            spec,
+            dialect=loaded.engine.dialect,
+            now=now,
+            timezone=timezone,
+            user_attributes=dict(user.attributes) if user else {},
+            options=options,
+        )
+
+    def execute(
+        self, model_id: str, compiled: CompiledQuery, cancel: CancelToken | None = None
+    ) -> pa.Table:
+        """Run compiled SQL on the model's connection; columns named as the fields requested."""
+        table = self.model(model_id).engine.execute(compiled.sql, cancel)
+        return compiled.name_columns(table)
+
+    def close(self) -> None:
+        for engine in self.engines.values():
+            engine.close()
+        self.engines.clear()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def schema_lookup(engine: Engine) -> ColumnTypes:
+    """The loader's column-type callback for ``engine`` (None for a table that is missing)."""
+
+    def lookup(table: str, schema: str | None) -> dict[str, str] | None:
+        try:
+            return engine.column_types(table, schema)
+        except Exception:  # a missing table is reported by model validation, not here
+            return None
+
+    return lookup

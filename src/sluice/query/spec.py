@@ -1,0 +1,121 @@
+"""The query object of contract §4 as a typed, normalised ``QuerySpec``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sluice.errors import BadRequest, PlanError
+from sluice.model.filters import Filter
+from sluice.query.filters import parse_filter
+
+DEFAULT_LIMIT = 1000
+NULL_SORTS = frozenset({"LAST", "FIRST", "DIALECT_DEFAULT", "OMNI_DEFAULT"})
+
+
+@dataclass(frozen=True, slots=True)
+class SortSpec:
+    column_name: str
+    descending: bool = False
+    null_sort: str = "OMNI_DEFAULT"
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    model_id: str
+    fields: tuple[str, ...]
+    table: str | None = None
+    topic: str | None = None
+    filters: tuple[tuple[str, Filter], ...] = ()
+    sorts: tuple[SortSpec, ...] = ()
+    limit: int | None = DEFAULT_LIMIT
+    limit_given: bool = False  # False: the default applies (a topic's default_row_limit wins)
+    offset: int = 0
+    pivots: tuple[str, ...] = ()
+    user_edited_sql: str = ""
+
+
+def parse_query(body: Mapping[str, Any]) -> QuerySpec:
+    """Validate and normalise a query object. Unknown keys are ignored, as Omni does."""
+    if not isinstance(body, Mapping):
+        raise BadRequest("query must be an object")
+    model_id = body.get("modelId")
+    if not isinstance(model_id, str) or not _is_uuid(model_id):
+        raise BadRequest("query.modelId must be a UUID")
+    fields = body.get("fields", [])
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise BadRequest("query.fields must be an array of strings")
+    limit_given = "limit" in body
+    limit = body.get("limit", DEFAULT_LIMIT)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise BadRequest("query.limit must be a positive integer or null")
+    offset = body.get("offset", 0) or 0
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise BadRequest("query.offset must be a non-negative integer")
+    table = body.get("table") or None
+    topic = body.get("join_paths_from_topic_name") or None
+    for key, value in (("table", table), ("join_paths_from_topic_name", topic)):
+        if value is not None and not isinstance(value, str):
+            raise BadRequest(f"query.{key} must be a string")
+    pivots = body.get("pivots") or []
+    if not isinstance(pivots, list) or not all(isinstance(p, str) for p in pivots):
+        raise BadRequest("query.pivots must be an array of field names")
+    if pivots:
+        raise PlanError("pivots are not supported yet")
+    sql = body.get("userEditedSQL") or ""
+    if sql:
+        raise PlanError("SQL mode (userEditedSQL) is not supported yet")
+    return QuerySpec(
+        model_id=model_id,
+        fields=tuple(fields),
+        table=table,
+        topic=topic,
+        filters=_filters(body.get("filters")),
+        sorts=_sorts(body.get("sorts")),
+        limit=limit,
+        limit_given=limit_given,
+        offset=offset,
+        pivots=tuple(pivots),
+    )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _filters(raw: Any) -> tuple[tuple[str, Filter], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise BadRequest("query.filters must be an object of field name to filter")
+    return tuple((str(name), parse_filter(str(name), spec)) for name, spec in raw.items())
+
+
+def _sorts(raw: Any) -> tuple[SortSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise BadRequest("query.sorts must be an array")
+    out = []
+    for item in raw:
+        if not isinstance(item, Mapping) or not isinstance(item.get("column_name"), str):
+            raise BadRequest('each sort must be an object with a "column_name" string')
+        null_sort = str(item.get("null_sort") or "OMNI_DEFAULT").upper()
+        if null_sort not in NULL_SORTS:
+            raise BadRequest(
+                f"sort null_sort {null_sort!r} must be one of {', '.join(sorted(NULL_SORTS))}"
+            )
+        out.append(
+            SortSpec(
+                column_name=item["column_name"],
+                descending=bool(item.get("sort_descending", False)),
+                null_sort=null_sort,
+            )
+        )
+    return tuple(out)
