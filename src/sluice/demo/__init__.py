@@ -1,0 +1,1 @@
+"""Demo warehouse (synthetic "thelook" e-commerce data) and its Omni semantic model."""

@@ -1,0 +1,76 @@
+"""Shared fixtures: one small demo warehouse per test session, and the demo model typed by it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from sluice.compiler import CompiledQuery, compile_query
+from sluice.engines.duckdb import DuckDBEngine
+from sluice.model import SemanticModel, load_model
+from sluice.project import schema_lookup
+from sluice.query import parse_query
+
+DEMO_MODEL = Path(__file__).resolve().parents[1] / "src" / "sluice" / "demo" / "model"
+DEMO_SCALE = float(os.environ.get("SLUICE_TEST_SCALE", "0.02"))
+# The clock every compiled test query sees: relative dates ("last month") resolve against it.
+NOW = datetime(2025, 6, 15, 10, 30, tzinfo=UTC)
+MODEL_ID = "6e0ab1f6-0c0e-4b8e-9b55-0f4c0a3a1d11"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite tests/golden/*.sql from the compiler"
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sluice.demo.data import generate_demo_data
+
+    path = tmp_path_factory.mktemp("demo") / "ecommerce.duckdb"
+    generate_demo_data(path, DEMO_SCALE)
+    return path
+
+
+@pytest.fixture(scope="session")
+def duck(demo_db: Path) -> Iterator[DuckDBEngine]:
+    engine = DuckDBEngine(demo_db)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def demo_model(duck: DuckDBEngine) -> SemanticModel:
+    return load_model(DEMO_MODEL, name="ecommerce", column_types=schema_lookup(duck))
+
+
+class Runner:
+    """Compile a query object against the demo model and run it on the demo warehouse."""
+
+    def __init__(self, model: SemanticModel, engine: DuckDBEngine) -> None:
+        self.model = model
+        self.engine = engine
+
+    def compile(self, query: dict[str, Any], **kwargs: Any) -> CompiledQuery:
+        body = {"modelId": MODEL_ID, **query}
+        kwargs.setdefault("now", NOW)
+        return compile_query(self.model, parse_query(body), **kwargs)
+
+    def run(self, query: dict[str, Any], **kwargs: Any) -> pa.Table:
+        compiled = self.compile(query, **kwargs)
+        return compiled.name_columns(self.engine.execute(compiled.sql))
+
+    def sql(self, sql: str) -> pa.Table:
+        return self.engine.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def runner(demo_model: SemanticModel, duck: DuckDBEngine) -> Runner:
+    return Runner(demo_model, duck)

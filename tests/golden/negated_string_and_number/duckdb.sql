@@ -1,0 +1,19 @@
+SELECT
+  users.traffic_source AS users_traffic_source,
+  AVG(order_items.sale_price) AS order_items_average_sale_price
+FROM order_items AS order_items
+LEFT JOIN users AS users
+  ON order_items.user_id = users.id
+WHERE
+  (
+    NOT (
+      users.traffic_source IN ('Email', 'Display')
+    )
+    OR users.traffic_source IS NULL
+  )
+  AND order_items.sale_price BETWEEN 10 AND 250.5
+GROUP BY
+  1
+ORDER BY
+  users_traffic_source ASC NULLS FIRST
+LIMIT 1000
