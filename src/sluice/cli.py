@@ -87,10 +87,14 @@ def validate(
         for folder, target_engine, dialect in targets:
             lookup = schema_lookup(target_engine) if target_engine is not None else None
             _, issues = check_model(folder, dialect=dialect, column_types=lookup)
-            for issue in issues:
+            for issue in sorted(issues, key=lambda i: (i.file, i.line)):
                 color = "red" if issue.severity == "error" else "yellow"
-                console.print(f"[{color}]{folder / issue.file}:{issue.line}[/{color}]: "
-                              f"{issue.severity}: {issue.message}", highlight=False)  # fmt: skip
+                console.print(
+                    f"[{color}]{folder / issue.file}:{issue.line}[/{color}]: "
+                    f"{issue.severity}: {issue.message}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             errors += sum(1 for i in issues if i.severity == "error")
             if not issues:
                 console.print(f"[green]{folder}: ok[/green]")

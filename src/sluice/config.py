@@ -69,6 +69,10 @@ class ServerConfig:
     rate_limit_per_minute: int = 0  # 0: off
     organization_id: str = "sluice"
     organization_name: str = "sluice"
+    # The query API (src/sluice/api, src/sluice/jobs):
+    query_timeout_s: float = 300.0  # a job still running after this is cancelled; 0: no limit
+    result_memory_mb: float = 256.0  # finished job lines kept in memory for /query/wait
+    shutdown_grace_s: float = 10.0  # on shutdown, running jobs get this long to finish
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +209,7 @@ def _dataclass_from(cls: Any, spec: Any, where: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, where: str) -> Any:
-    text = str(hint)
+    text = str(hint) if "|" in str(hint) else getattr(hint, "__name__", str(hint))
     try:
         if value is None:
             return None

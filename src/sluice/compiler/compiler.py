@@ -64,6 +64,7 @@ class _Build:
     base: str
     now: datetime
     week_start: str
+    distinct_counts: frozenset[str] = frozenset()  # views whose counts use COUNT(DISTINCT pk)
     used: set[str] = field(default_factory=set)
     fanned_measures: list[Measure] = field(default_factory=list)
 
@@ -111,7 +112,7 @@ class _Build:
         if agg in ("count", "sum", "average"):
             self.fanned_measures.append(m)
         if agg == "count":
-            if value is None and m.view != self.base:
+            if value is None and (m.view != self.base or m.view in self.distinct_counts):
                 pk = view.primary_key
                 if pk is None:
                     raise PlanError(
@@ -239,7 +240,34 @@ def compile_query(
     topic = _topic(model, spec)
     base = _base_view(model, spec, topic)
     tree = topic_tree(model, topic) if topic else implicit_tree(model, base)
-    b = _Build(model, tree, base, clock, model.week_start_day)
+    try:
+        return _compile(
+            model,
+            spec,
+            dialect,
+            options,
+            topic,
+            _Build(model, tree, base, clock, model.week_start_day),
+        )
+    except _Recount:
+        # A count of the base view is fanned out by a join: count distinct primary keys.
+        b = _Build(model, tree, base, clock, model.week_start_day, frozenset({base}))
+        return _compile(model, spec, dialect, options, topic, b)
+
+
+class _Recount(Exception):
+    """The base view's plain counts must be recompiled as COUNT(DISTINCT primary key)."""
+
+
+def _compile(
+    model: SemanticModel,
+    spec: QuerySpec,
+    dialect: str,
+    options: CompileOptions,
+    topic: Topic | None,
+    b: _Build,
+) -> CompiledQuery:
+    base, tree = b.base, b.tree
 
     selected, missing = _resolve_fields(model, spec, tree, topic)
     columns: list[exp.Expr] = []
@@ -459,8 +487,11 @@ def _check_fan_out(b: _Build, joined: list[str]) -> None:
     for m in b.fanned_measures:
         if not b.tree.fans_out(m.view, joined):
             continue
-        if m.aggregate_type == "count" and m.sql is None and m.view != b.base:
+        plain_count = m.aggregate_type == "count" and m.sql is None
+        if plain_count and (m.view != b.base or m.view in b.distinct_counts):
             continue  # counted as COUNT(DISTINCT primary key): exact under fan-out
+        if plain_count and b.model.views[m.view].primary_key is not None:
+            raise _Recount()
         others = [v for v in joined if v != m.view]
         raise PlanError(
             f"`{m.qualified_name}` ({m.aggregate_type}) would be inflated: joining "
