@@ -111,15 +111,37 @@ def test_count_of_fanned_view_counts_distinct_primary_keys(run: Runner) -> None:
     assert rows(got) == rows(want)
 
 
-def test_fanned_average_is_refused_not_inflated(run: Runner) -> None:
-    query = {
-        "join_paths_from_topic_name": "user_orders",
-        "fields": ["order_items.status", "users.average_age"],
-    }
+def test_fanned_average_counts_each_user_once_per_group(run: Runner) -> None:
+    got = run.run({"join_paths_from_topic_name": "user_orders",
+                   "fields": ["order_items.status", "users.average_age", "users.count"],
+                   "sorts": [{"column_name": "order_items.status"}]})  # fmt: skip
+    want = run.sql("""
+        SELECT status, avg(age), count(*) FROM (
+            SELECT DISTINCT oi.status, u.id, u.age
+            FROM users u LEFT JOIN order_items oi ON oi.user_id = u.id)
+        GROUP BY 1 ORDER BY 1 NULLS LAST""")
+    inflated = run.sql("""SELECT oi.status, avg(u.age) FROM users u LEFT JOIN order_items oi
+                          ON oi.user_id = u.id GROUP BY 1 ORDER BY 1 NULLS LAST""")
+    assert_rows_close(got, want)
+    assert [r[1] for r in rows(got)] != pytest.approx([r[1] for r in rows(inflated)], rel=1e-9)
+
+
+def test_fanned_measure_without_primary_key_is_refused(tmp_path: Path, duck: DuckDBEngine) -> None:
+    folder = tmp_path / "m"
+    shutil.copytree(DEMO_MODEL, folder)
+    view = folder / "users.view.yaml"
+    view.write_text(view.read_text().replace("primary_key: true", "primary_key: false"))
+    (folder / "user_orders.topic.yaml").write_text(EXTRA_TOPICS["user_orders.topic.yaml"])
+    m = load_model(folder, column_types=schema_lookup(duck))
     with pytest.raises(
-        PlanError, match=r"`users\.average_age` \(average\) would be inflated.*fan-out"
+        PlanError, match=r"`users\.average_age` \(average\) would be inflated.*no primary_key"
     ):
-        run.compile(query)
+        Runner(m, duck).compile(
+            {
+                "join_paths_from_topic_name": "user_orders",
+                "fields": ["order_items.status", "users.average_age"],
+            }
+        )
 
 
 def test_fanned_filtered_count_and_many_side_sum_are_exact(run: Runner) -> None:

@@ -31,6 +31,8 @@ from sluice.model.sql import Template, parse_template, placeholder_index
 from sluice.model.types import Dimension, Measure, SemanticModel, Topic, View
 from sluice.query.spec import QuerySpec, SortSpec
 
+FAN_VIEW = "sluice_fan_view"  # meta key: the view whose rows an aggregate must count once
+FAN_ALIAS = "_rows"  # the inner query of a fan-out-safe two-level query
 FIELD_NAME = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)(?:\[\s*(\w+)\s*\])?$")
 
 
@@ -124,16 +126,18 @@ class _Build:
                 if cond is None:
                     return exp.Count(this=exp.Star())
                 return exp.Count(this=_when(cond, exp.Literal.number(1)))
-            return exp.Count(this=_when(cond, value))
+            counted = exp.Count(this=_when(cond, value))
+            counted.meta[FAN_VIEW] = m.view
+            return counted
         if value is None:
             raise PlanError(f"measure `{m.qualified_name}` ({agg}) needs `sql`")
         value = _when(cond, value)
+        if agg in ("sum", "average"):
+            node: exp.Expr = exp.Sum(this=value) if agg == "sum" else exp.Avg(this=value)
+            node.meta[FAN_VIEW] = m.view
+            return node
         if agg == "count_distinct":
             return exp.Count(this=exp.Distinct(expressions=[value]))
-        if agg == "sum":
-            return exp.Sum(this=value)
-        if agg == "average":
-            return exp.Avg(this=value)
         if agg == "min":
             return exp.Min(this=value)
         if agg == "max":
@@ -280,13 +284,17 @@ def _compile(
 
     where, having = _filters(b, model, spec, topic)
     joined = tree.closure(b.used | {base})
-    _check_fan_out(b, joined)
+    fanned = _check_fan_out(b, joined)
 
-    query = exp.select(*columns, copy=False).from_(_table(model.views[base]), copy=False)
+    rows = exp.select(copy=False).from_(_table(model.views[base]), copy=False)
     for view in joined[1:]:
-        query = query.join(_join(b, view), copy=False)
+        rows = rows.join(_join(b, view), copy=False)
     if where:
-        query = query.where(exp.and_(*where, copy=False), copy=False)
+        rows = rows.where(exp.and_(*where, copy=False), copy=False)
+    if fanned:
+        query, having = _dedupe(b, rows, columns, metas, having, fanned)
+    else:
+        query = rows.select(*columns, copy=False)
     dims = [i for i, m in enumerate(metas, start=1) if m.is_dimension]
     if dims:  # dimensions only: GROUP BY makes the rows distinct, as Omni does
         query = query.group_by(*[exp.Literal.number(i) for i in dims], copy=False)
@@ -483,22 +491,96 @@ def _filters(
     return where, having
 
 
-def _check_fan_out(b: _Build, joined: list[str]) -> None:
+def _check_fan_out(b: _Build, joined: list[str]) -> list[str]:
+    """The views whose rows joins repeat and whose sums/averages must count each row once."""
+    fanned: list[str] = []
     for m in b.fanned_measures:
         if not b.tree.fans_out(m.view, joined):
             continue
         plain_count = m.aggregate_type == "count" and m.sql is None
         if plain_count and (m.view != b.base or m.view in b.distinct_counts):
             continue  # counted as COUNT(DISTINCT primary key): exact under fan-out
-        if plain_count and b.model.views[m.view].primary_key is not None:
+        has_pk = b.model.views[m.view].primary_key is not None
+        if plain_count and has_pk:
             raise _Recount()
-        others = [v for v in joined if v != m.view]
-        raise PlanError(
-            f"`{m.qualified_name}` ({m.aggregate_type}) would be inflated: joining "
-            f"{', '.join(f'`{v}`' for v in others)} repeats rows of `{m.view}` (fan-out). "
-            "Query it from a topic whose base view is "
-            f"`{m.view}`, or drop the fields of the views joined one-to-many"
+        if not has_pk:
+            others = [v for v in joined if v != m.view]
+            raise PlanError(
+                f"`{m.qualified_name}` ({m.aggregate_type}) would be inflated: joining "
+                f"{', '.join(f'`{v}`' for v in others)} repeats rows of `{m.view}` (fan-out), "
+                f"and `{m.view}` has no primary_key to count each row once. Declare its "
+                "primary key, or query it without the views joined one-to-many"
+            )
+        if m.view not in fanned:
+            fanned.append(m.view)
+    return fanned
+
+
+def _dedupe(
+    b: _Build,
+    rows: exp.Select,
+    columns: list[exp.Expr],
+    metas: list[FieldMeta],
+    having: list[exp.Expr],
+    fanned: list[str],
+) -> tuple[exp.Select, list[exp.Expr]]:
+    """A fan-out-safe two-level query.
+
+    The inner query (``_rows``) keeps the joined, filtered rows and computes each dimension,
+    each aggregate's input and, per fanned view, a flag marking the first row of each
+    (group, primary key). The outer query aggregates; sums, averages and counts of a fanned
+    view only take flagged rows, so every row of that view counts once per group. Exact for
+    any value type, and portable to every dialect with window functions.
+    """
+    inner: list[exp.Expr] = []
+    dims: list[exp.Expr] = []
+    outer: list[exp.Expr] = []
+    for expr, meta in zip(columns, metas, strict=True):
+        value = expr.this if isinstance(expr, exp.Alias) else expr
+        if meta.is_dimension:
+            name = f"d{len(dims)}"
+            dims.append(value)
+            inner.append(exp.alias_(value.copy(), name, quoted=False))
+            outer.append(exp.alias_(exp.column(name, FAN_ALIAS), meta.alias, quoted=False))
+        else:
+            outer.append(expr)
+    for view in fanned:
+        pk = b.model.views[view].primary_key
+        assert pk is not None
+        window = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[d.copy() for d in dims] + [b.dimension(pk)],
+            order=exp.Order(expressions=[exp.Ordered(this=b.dimension(pk))]),
         )
+        first = exp.EQ(this=window, expression=exp.Literal.number(1))
+        inner.append(exp.alias_(first, f"first_{view}", quoted=False))
+    lifted: dict[exp.Expr, str] = {}  # aggregate input -> its inner column (one per input)
+
+    def lift(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.AggFunc):
+            return node
+        arg = node.this
+        if isinstance(arg, exp.Star):
+            return node
+        target = arg.expressions[0] if isinstance(arg, exp.Distinct) else arg
+        name = lifted.get(target)
+        if name is None:
+            name = lifted[target] = f"v{len(lifted)}"
+            inner.append(exp.alias_(target.copy(), name, quoted=False))
+        ref: exp.Expr = exp.column(name, FAN_ALIAS)
+        view = node.meta.get(FAN_VIEW)
+        if view in fanned:
+            ref = _when(exp.column(f"first_{view}", FAN_ALIAS), ref)
+        if isinstance(arg, exp.Distinct):
+            arg.set("expressions", [ref])
+        else:
+            node.set("this", ref)
+        return node
+
+    outer = [e.transform(lift, copy=False) for e in outer]
+    having = [h.transform(lift, copy=False) for h in having]
+    sub = rows.select(*inner, copy=False).subquery(FAN_ALIAS, copy=False)
+    return exp.select(*outer, copy=False).from_(sub, copy=False), having
 
 
 def _table(view: View) -> exp.Expr:
