@@ -258,7 +258,33 @@ def test_sort_on_a_field_not_selected_is_an_error(runner: Runner) -> None:
             },
             "not a valid date",
         ),
-        ({"order_items.status": "last 90 days"}, "plain-string filter expressions"),
+        ({"order_items.sale_price": ">ten"}, "'ten' is not a number"),
+        ({"order_items.is_returned": "maybe"}, "is not yes/no or true/false"),
+        ({"order_items.created_at": "last fortnight"}, "cannot read the date 'last fortnight'"),
+        (
+            {
+                "order_items.created_at": {
+                    "type": "date",
+                    "kind": "IS_ON_DAY_OF_WEEK",
+                    "values": ["Funday"],
+                }
+            },
+            "'Funday' is not a day of the week",
+        ),
+        (
+            {
+                "order_items.created_at": {
+                    "type": "date",
+                    "kind": "IS_AT_HOUR_OF_DAY",
+                    "values": ["24"],
+                }
+            },
+            r"not a valid value for IS_AT_HOUR_OF_DAY \(0 to 23\)",
+        ),
+        (
+            {"users.state": {"type": "user_attribute", "user_attribute_name": "region"}},
+            'the user attribute "region" is not set',
+        ),
     ],
 )
 def test_bad_filters_name_the_problem(
@@ -330,13 +356,13 @@ def test_timezone_moves_relative_dates(runner: Runner) -> None:
         runner.compile(query, timezone="Mars/Olympus")
 
 
-def test_unsupported_grain_is_named(runner: Runner) -> None:
-    with pytest.raises(Unsupported, match="fiscal_year"):
+def test_unsupported_dialect_is_named(runner: Runner) -> None:
+    with pytest.raises(
+        Unsupported, match="dialect `oracle` is not supported; supported: bigquery, duckdb"
+    ):
         runner.compile(
-            {
-                "join_paths_from_topic_name": "order_items",
-                "fields": ["order_items.created_at[fiscal_year]"],
-            }
+            {"join_paths_from_topic_name": "order_items", "fields": ["order_items.count"]},
+            dialect="oracle",
         )
 
 

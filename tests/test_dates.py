@@ -35,10 +35,15 @@ NOW = datetime(2025, 6, 15, 10, 30, 45)  # a Sunday
         ("this year", datetime(2025, 1, 1), datetime(2026, 1, 1)),
         ("previous year", datetime(2024, 1, 1), datetime(2025, 1, 1)),
         ("last hour", datetime(2025, 6, 15, 9), datetime(2025, 6, 15, 10)),
-        ("3 days ago", datetime(2025, 6, 12), datetime(2025, 6, 13)),
-        ("1 day  ago", datetime(2025, 6, 14), datetime(2025, 6, 15)),
-        ("3 months ago", datetime(2025, 3, 1), datetime(2025, 4, 1)),
+        # "N <units> ago" counts the current unit as one of the N; "complete" does not.
+        ("3 days ago", datetime(2025, 6, 13), datetime(2025, 6, 14)),
+        ("1 day  ago", datetime(2025, 6, 15), datetime(2025, 6, 16)),
+        ("3 months ago", datetime(2025, 4, 1), datetime(2025, 5, 1)),
+        ("3 complete months ago", datetime(2025, 3, 1), datetime(2025, 4, 1)),
         ("2 complete weeks ago", datetime(2025, 5, 26), datetime(2025, 6, 2)),
+        ("2 weeks ago", datetime(2025, 6, 2), datetime(2025, 6, 9)),
+        ("FY2024", datetime(2024, 1, 1), datetime(2025, 1, 1)),
+        ("fy2024-q3", datetime(2024, 7, 1), datetime(2024, 10, 1)),
         ("2 years from now", datetime(2027, 1, 1), datetime(2028, 1, 1)),
         ("now", datetime(2025, 6, 15, 10, 30, 45), datetime(2025, 6, 15, 10, 30, 46)),
     ],
@@ -48,6 +53,16 @@ def test_periods(text: str, start: datetime, end: datetime) -> None:
         period(text, NOW).start,
         period(text, NOW).end,
     ) == (start, end)
+
+
+def test_fiscal_literals_follow_the_offset() -> None:
+    # offset 3: FY2024 starts in April 2024 (Looker and Omni name it by the year it starts in)
+    assert (
+        period("FY2024", NOW, fiscal_month_offset=3).start,
+        period("FY2024", NOW, fiscal_month_offset=3).end,
+    ) == (datetime(2024, 4, 1), datetime(2025, 4, 1))
+    assert period("FY2024-Q4", NOW, fiscal_month_offset=3).start == datetime(2025, 1, 1)
+    assert period("FY2018", NOW, fiscal_month_offset=-3).start == datetime(2017, 10, 1)
 
 
 def test_week_start_day_moves_weeks() -> None:
@@ -71,7 +86,19 @@ def test_month_arithmetic_clamps_days() -> None:
             "TIME_FOR_INTERVAL_DURATION",
             "30 days ago",
             "30 days",
-            (datetime(2025, 5, 16), datetime(2025, 6, 15)),
+            (datetime(2025, 5, 17), datetime(2025, 6, 16)),  # the 30 days ending today
+        ),
+        (
+            "TIME_FOR_INTERVAL_DURATION",
+            "12 months ago",
+            "12 months",
+            (datetime(2024, 7, 1), datetime(2025, 7, 1)),
+        ),
+        (
+            "TIME_FOR_INTERVAL_DURATION",
+            "12 complete months ago",
+            "12 months",
+            (datetime(2024, 6, 1), datetime(2025, 6, 1)),
         ),
         (
             "TIME_FOR_INTERVAL_DURATION",

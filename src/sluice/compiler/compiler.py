@@ -20,12 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
-from sluice.compiler.conditions import condition
-from sluice.compiler.grains import GRAINS, apply_grain
+from sluice.compiler.conditions import _ATOMIC, FilterContext, condition
+from sluice.compiler.dialects import rules
+from sluice.compiler.grains import GRAINS, GrainContext, apply_grain
 from sluice.compiler.joins import JoinTree, implicit_tree, topic_tree
 from sluice.compiler.types import CompiledQuery, FieldMeta
 from sluice.errors import PlanError, Unsupported, did_you_mean
-from sluice.model.filters import DateFilter, Filter
+from sluice.model.filters import Filter, UserAttributeFilter
 from sluice.model.loader import GRAINS as KNOWN_GRAINS
 from sluice.model.sql import Template, parse_template, placeholder_index
 from sluice.model.types import Dimension, Measure, SemanticModel, Topic, View
@@ -65,10 +66,38 @@ class _Build:
     tree: JoinTree
     base: str
     now: datetime
-    week_start: str
+    grains: GrainContext
+    timezone: str | None  # convert timestamps (convert_tz) from UTC to this zone
+    user_attributes: Mapping[str, Any]
     distinct_counts: frozenset[str] = frozenset()  # views whose counts use COUNT(DISTINCT pk)
     used: set[str] = field(default_factory=set)
+    used_attributes: set[str] = field(default_factory=set)
     fanned_measures: list[Measure] = field(default_factory=list)
+
+    @property
+    def week_start(self) -> str:
+        return self.grains.week_start
+
+    @property
+    def filters(self) -> FilterContext:
+        return FilterContext(
+            self.now,
+            self.week_start,
+            self.grains.fiscal_month_offset,
+            self.user_attributes,
+            self._date_part,
+        )
+
+    def _date_part(self, x: exp.Expr, grain: str) -> exp.Expr:
+        return apply_grain(x, grain, self.grains)[0]
+
+    def condition(
+        self, x: exp.Expr, f: Filter, name: str, field_type: str, is_date: bool = False
+    ) -> exp.Expr:
+        if isinstance(f, UserAttributeFilter):
+            self.used_attributes.add(f.name)
+        return condition(x, f, field=name, field_type=field_type, ctx=self.filters,
+                         is_date=is_date)  # fmt: skip
 
     # -- field expressions ------------------------------------------------------------------------
 
@@ -87,9 +116,11 @@ class _Build:
         else:
             tpl = self.template("dim", dim.view, dim.name, dim.sql)
             x = self._substitute(tpl, dim.view, allow_measures=False)
+        if self.timezone and dim.convert_tz and dim.type == "timestamp":
+            x = self.grains.rules.convert_tz(x, self.timezone)
         if grain is None or grain == "raw":
             return x
-        return apply_grain(x, grain, self.week_start)[0]
+        return apply_grain(x, grain, self.grains)[0]
 
     def measure(self, m: Measure) -> exp.Expr:
         if m.aggregate_type is None:
@@ -190,11 +221,9 @@ class _Build:
             raise PlanError(f"{context}: filter on unknown dimension `{name}`")
         self._require_joinable(target.view, f"{context} filter on `{name}`")
         x = self.dimension(target, ref.grain)
-        return condition(x, f, field=name, now=self.now, week_start=self.week_start,
-                         is_date=target.type == "date" and ref.grain in (None, "raw"))  # fmt: skip
-
-
-_ATOMIC = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Cast, exp.Null, exp.Boolean)
+        return self.condition(
+            x, f, name, _field_type(target, ref.grain), _compares_dates(target, ref.grain)
+        )
 
 
 def _wrap(x: exp.Expr) -> exp.Expr:
@@ -244,18 +273,14 @@ def compile_query(
     topic = _topic(model, spec)
     base = _base_view(model, spec, topic)
     tree = topic_tree(model, topic) if topic else implicit_tree(model, base)
+    grains = GrainContext(model.week_start_day, model.fiscal_month_offset, rules(dialect))
+    attributes = user_attributes or {}
     try:
-        return _compile(
-            model,
-            spec,
-            dialect,
-            options,
-            topic,
-            _Build(model, tree, base, clock, model.week_start_day),
-        )
+        b = _Build(model, tree, base, clock, grains, timezone, attributes)
+        return _compile(model, spec, dialect, options, topic, b)
     except _Recount:
         # A count of the base view is fanned out by a join: count distinct primary keys.
-        b = _Build(model, tree, base, clock, model.week_start_day, frozenset({base}))
+        b = _Build(model, tree, base, clock, grains, timezone, attributes, frozenset({base}))
         return _compile(model, spec, dialect, options, topic, b)
 
 
@@ -316,6 +341,9 @@ def _compile(
         base_view=base,
         topic=topic.name if topic else None,
         limit=limit,
+        user_attributes=tuple(
+            (name, str(b.user_attributes.get(name))) for name in sorted(b.used_attributes)
+        ),
     )
 
 
@@ -473,22 +501,37 @@ def _filters(
         ref = parse_field_name(full)
         target = lookup(model, ref) if ref else None
         if ref is None or target is None or ref.view not in b.tree or not _grain_ok(ref, target):
+            if name in spec.optional_filters:
+                continue  # ignore_if_unjoinable
             raise PlanError(_unknown_field_message(model, name))
         if isinstance(target, Measure):
             x = b.measure(target)
-            having.append(condition(x, f, field=name, now=b.now, week_start=b.week_start))
+            having.append(b.condition(x, f, name, _measure_type(model, target).lower()))
             continue
         x = b.dimension(target, ref.grain)
-        is_date = target.type == "date" and ref.grain in (None, "raw", "date")
-        if isinstance(f, DateFilter) and ref.grain not in (None, "raw") and ref.grain in GRAINS:
-            is_date = GRAINS[ref.grain].data_type == "DATE"
         where.append(
-            condition(x, f, field=name, now=b.now, week_start=b.week_start, is_date=is_date)
+            b.condition(
+                x, f, name, _field_type(target, ref.grain), _compares_dates(target, ref.grain)
+            )
         )
     if topic is not None and topic.always_where_sql:
         tpl = b.template("topic", topic.name, "always_where_sql", topic.always_where_sql)
         where.append(exp.paren(b._substitute(tpl, topic.base_view, allow_measures=False)))
     return where, having
+
+
+def _field_type(dim: Dimension, grain: str | None) -> str:
+    """The type a filter on ``dim[grain]`` compares against."""
+    if grain in (None, "raw") or grain not in GRAINS:
+        return dim.type
+    return GRAINS[grain].data_type.lower()
+
+
+def _compares_dates(dim: Dimension, grain: str | None) -> bool:
+    """Do date filters on this field compare with DATE (not TIMESTAMP) literals?"""
+    if grain in (None, "raw"):
+        return dim.type == "date"
+    return grain in GRAINS and GRAINS[grain].data_type == "DATE"
 
 
 def _check_fan_out(b: _Build, joined: list[str]) -> list[str]:

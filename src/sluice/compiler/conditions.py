@@ -2,14 +2,18 @@
 
 Every user value becomes a sqlglot literal, so no value can change the statement's shape.
 Substring tests use ``STRPOS`` rather than ``LIKE`` so ``%`` and ``_`` in a value match
-literally. A negated value filter (``is_negative``) keeps NULL rows, as "is not X" reads:
-``NOT (x = 'X') OR x IS NULL``; ``null`` filters are the exception, by definition.
+literally. Negation (``is_negative``) keeps exactly the rows the positive condition does not
+select, NULLs included: ``NOT COALESCE(cond, FALSE)``. So "is not X" keeps rows where the field
+is NULL, while "is not empty" and "is not null" drop them (their positive forms select NULLs).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlglot import exp
 
@@ -19,11 +23,30 @@ from sluice.model.filters import (
     BooleanFilter,
     CompositeFilter,
     DateFilter,
+    DatePartFilter,
     Filter,
+    FilterSyntaxError,
+    LegacyFilter,
     NullFilter,
     NumberFilter,
     StringFilter,
+    UserAttributeFilter,
 )
+from sluice.query import legacy
+
+_ATOMIC = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Cast, exp.Null, exp.Boolean)
+
+
+@dataclass(frozen=True, slots=True)
+class FilterContext:
+    """What a condition needs besides the filter: the clock and the running user."""
+
+    now: datetime
+    week_start: str
+    fiscal_month_offset: int
+    user_attributes: Mapping[str, Any]
+    # Builds a date part (a grain) of a timestamp, for IS_ON_DAY_OF_WEEK and friends.
+    date_part: Callable[[exp.Expr, str], exp.Expr]
 
 
 def condition(
@@ -31,21 +54,17 @@ def condition(
     f: Filter,
     *,
     field: str,
-    now: datetime,
-    week_start: str,
+    field_type: str,
+    ctx: FilterContext,
     is_date: bool = False,
 ) -> exp.Expr:
     """The condition ``f`` puts on the expression ``x`` (the field named ``field``)."""
-    if isinstance(f, CompositeFilter):
-        parts = [
-            condition(x, sub, field=field, now=now, week_start=week_start, is_date=is_date)
-            for sub in f.filters
-        ]
-        joined = exp.and_(*parts) if f.conjunction == "AND" else exp.or_(*parts)
-        return exp.not_(exp.paren(joined)) if f.is_negative else exp.paren(joined)
-    if isinstance(f, NullFilter):
-        test = exp.Is(this=x.copy(), expression=exp.Null())
-        return exp.not_(test) if f.is_negative else test
+    x = x if isinstance(x, _ATOMIC) else exp.paren(x)
+    if isinstance(f, LegacyFilter):
+        try:
+            f = legacy.translate(f.expression, field_type)
+        except FilterSyntaxError as exc:
+            raise PlanError(f'Invalid filter on "{field}": {exc}') from None
     if isinstance(f, BooleanFilter):
         if not f.is_negative:
             return exp.EQ(this=x.copy(), expression=exp.true())
@@ -53,18 +72,32 @@ def condition(
         if f.treat_nulls_as_false:
             return exp.paren(exp.or_(false, exp.Is(this=x.copy(), expression=exp.Null())))
         return false
-    if isinstance(f, StringFilter):
+    positive: exp.Expr
+    if isinstance(f, CompositeFilter):
+        parts = [
+            condition(x, sub, field=field, field_type=field_type, ctx=ctx, is_date=is_date)
+            for sub in f.filters
+        ]
+        positive = exp.paren(exp.and_(*parts) if f.conjunction == "AND" else exp.or_(*parts))
+    elif isinstance(f, NullFilter):
+        positive = exp.Is(this=x.copy(), expression=exp.Null())
+    elif isinstance(f, StringFilter):
         positive = _string(x, f)
     elif isinstance(f, NumberFilter):
         positive = _number(x, f)
     elif isinstance(f, DateFilter):
-        positive = _date(x, f, field=field, now=now, week_start=week_start, is_date=is_date)
+        positive = _date(x, f, field=field, ctx=ctx, is_date=is_date)
+    elif isinstance(f, DatePartFilter):
+        positive = _date_part(x, f, field, ctx)
+    elif isinstance(f, UserAttributeFilter):
+        positive = _user_attribute(x, f, field, field_type, ctx)
     else:  # pragma: no cover - the AST is closed
         raise PlanError(f'unsupported filter on "{field}"')
     if not f.is_negative:
         return positive
-    keep_nulls = exp.Is(this=x.copy(), expression=exp.Null())
-    return exp.paren(exp.or_(exp.not_(exp.paren(positive)), keep_nulls))
+    if isinstance(f, NullFilter):  # IS NULL is never unknown
+        return exp.not_(positive)
+    return exp.not_(exp.Coalesce(this=positive, expressions=[exp.false()]))
 
 
 def _string(x: exp.Expr, f: StringFilter) -> exp.Expr:
@@ -115,8 +148,9 @@ def _number(x: exp.Expr, f: NumberFilter) -> exp.Expr:
         if f.is_inclusive:
             return exp.LTE(this=x.copy(), expression=_num(f.values[0]))
         return exp.LT(this=x.copy(), expression=_num(f.values[0]))
-    low, high = f.values
-    return exp.Between(this=x.copy(), low=_num(low), high=_num(high))
+    low, high = f.values  # BETWEEN: [low, high), as Omni's number filter reads it
+    lower = exp.GTE(this=x.copy(), expression=_num(low))
+    return exp.paren(exp.and_(lower, exp.LT(this=x.copy(), expression=_num(high))))
 
 
 def timestamp_literal(moment: datetime, as_date: bool) -> exp.Expr:
@@ -126,11 +160,9 @@ def timestamp_literal(moment: datetime, as_date: bool) -> exp.Expr:
     return exp.cast(exp.Literal.string(text), exp.DataType.Type.TIMESTAMP)
 
 
-def _date(
-    x: exp.Expr, f: DateFilter, *, field: str, now: datetime, week_start: str, is_date: bool
-) -> exp.Expr:
+def _date(x: exp.Expr, f: DateFilter, *, field: str, ctx: FilterContext, is_date: bool) -> exp.Expr:
     try:
-        start, end = dates.resolve(f, now, week_start)
+        start, end = dates.resolve(f, ctx.now, ctx.week_start, ctx.fiscal_month_offset)
     except dates.DateLiteralError as exc:
         raise PlanError(f'Invalid date filter on "{field}": {exc}') from None
     parts: list[exp.Expr] = []
@@ -139,3 +171,69 @@ def _date(
     if end is not None:
         parts.append(exp.LT(this=x.copy(), expression=timestamp_literal(end, is_date)))
     return parts[0] if len(parts) == 1 else exp.paren(exp.and_(*parts))
+
+
+_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")  # fmt: skip
+_PART_RANGES = {
+    "IS_ON_DAY_OF_MONTH": (1, 31), "IS_ON_DAY_OF_QUARTER": (1, 92), "IS_ON_DAY_OF_YEAR": (1, 366),
+    "IS_IN_MONTH_OF_YEAR": (1, 12), "IS_IN_QUARTER_OF_YEAR": (1, 4),
+    "IS_IN_WEEK_OF_YEAR": (1, 53), "IS_AT_HOUR_OF_DAY": (0, 23),
+}  # fmt: skip
+
+
+def _date_part(x: exp.Expr, f: DatePartFilter, field: str, ctx: FilterContext) -> exp.Expr:
+    """``IS_ON_DAY_OF_WEEK: [Monday]`` and friends: the date's part is one of the values."""
+    from sluice.model.filters import DATE_PART_KINDS
+
+    grain = DATE_PART_KINDS[f.kind]
+    part = ctx.date_part(x.copy(), grain)
+    if f.kind == "IS_ON_DAY_OF_WEEK":
+        names = []
+        for v in f.values:
+            day = v.strip().lower()
+            found = [d for d in _DAY_NAMES if d.startswith(day[:3])] if len(day) >= 3 else []
+            if not found:
+                raise PlanError(f'Invalid filter on "{field}": {v!r} is not a day of the week')
+            names.append(exp.Literal.string(found[0].capitalize()))
+        return exp.In(this=part, expressions=names)
+    numbers: list[exp.Expr] = []
+    low, high = _PART_RANGES[f.kind]
+    for v in f.values:
+        text = v.strip().lower().removeprefix("q")
+        if f.kind == "IS_IN_MONTH_OF_YEAR" and not text.isdigit():
+            match = [i for i, m in enumerate(_MONTHS, 1) if len(text) >= 3 and m.startswith(text)]
+            text = str(match[0]) if match else text
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise PlanError(
+                f'Invalid filter on "{field}": {v!r} is not a valid value for {f.kind} '
+                f"({low} to {high})"
+            )
+        numbers.append(exp.Literal.number(int(text)))
+    return exp.In(this=part, expressions=numbers)
+
+
+def _user_attribute(
+    x: exp.Expr, f: UserAttributeFilter, field: str, field_type: str, ctx: FilterContext
+) -> exp.Expr:
+    if f.name not in ctx.user_attributes or ctx.user_attributes[f.name] is None:
+        raise PlanError(
+            f'Invalid filter on "{field}": the user attribute "{f.name}" is not set for the '
+            "user running the query"
+        )
+    value = ctx.user_attributes[f.name]
+    values = value if isinstance(value, list | tuple) else [value]
+    if field_type == "number":
+        try:
+            literals = [_num(Decimal(str(v))) for v in values]
+        except ArithmeticError:
+            raise PlanError(
+                f'Invalid filter on "{field}": user attribute "{f.name}" = {value!r} is not '
+                "a number"
+            ) from None
+    else:
+        literals = [exp.Literal.string(str(v)) for v in values]
+    if not literals:
+        return exp.false()
+    return exp.In(this=x.copy(), expressions=literals)

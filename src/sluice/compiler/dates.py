@@ -5,8 +5,11 @@ Grammar (case-insensitive):
 * absolute: ``2024``, ``2024-03``, ``2024-03-15``, ``2024-03-15 10:30[:00]``, ``2024 Q3``
 * named days: ``today``, ``yesterday``, ``tomorrow``, ``now``
 * periods: ``this|current <unit>``, ``last|previous <unit>``, ``next <unit>``
-* offsets: ``N <unit>s ago``, ``N complete <unit>s ago``, ``N <unit>s from now`` (the start of the
-  unit N units before/after the current one: ``3 days ago`` is midnight three days back)
+* offsets, as Omni reads them: ``N <unit>s ago`` counts the current unit as one of the N, so it
+  starts ``N - 1`` units before the current one (``12 months ago`` in June 2025 is 2024-07-01,
+  and ``[30 days ago, 30 days]`` is the 30 days ending today); ``N complete <unit>s ago`` starts
+  N whole units back (2024-06-01); ``N <unit>s from now`` starts N units ahead
+* fiscal: ``FY2024`` (the fiscal year, per the model's ``fiscal_month_offset``), ``FY2024-Q1``
 * durations (``right_side`` of ``TIME_FOR_INTERVAL_DURATION``): ``N <unit>s``
 
 Units: second, minute, hour, day, week, month, quarter, year. Every range is ``[start, end)``.
@@ -30,6 +33,7 @@ _ABS = re.compile(
 _QUARTER = re.compile(r"^(\d{4})[ -]?q([1-4])$")
 _PERIOD = re.compile(rf"^(this|current|last|previous|next)\s+{_UNIT}$")
 _AGO = re.compile(rf"^(\d+)\s+(complete\s+)?{_UNIT}\s+(ago|from now)$")
+_FISCAL = re.compile(r"^fy\s*(\d{4})(?:[ -]?q([1-4]))?$")
 _DURATION = re.compile(rf"^(\d+)\s+{_UNIT}$")
 
 
@@ -81,9 +85,17 @@ def truncate(moment: datetime, unit: str, week_start: str = "monday") -> datetim
     return day.replace(month=1, day=1)  # year
 
 
-def period(text: str, now: datetime, week_start: str = "monday") -> Period:
+def period(
+    text: str, now: datetime, week_start: str = "monday", fiscal_month_offset: int = 0
+) -> Period:
     """The period a literal names (a point in time is a one-second period)."""
     t = " ".join(text.strip().lower().split())
+    if m := _FISCAL.match(t):
+        start = add(datetime(int(m.group(1)), 1, 1), "month", fiscal_month_offset)
+        if m.group(2) is None:
+            return Period(start, add(start, "year", 1))
+        start = add(start, "quarter", int(m.group(2)) - 1)
+        return Period(start, add(start, "quarter", 1))
     if m := _ABS.match(t):
         y, mo, d, hh, mm, ss = m.groups()
         try:
@@ -115,13 +127,18 @@ def period(text: str, now: datetime, week_start: str = "monday") -> Period:
         start = add(truncate(now, unit, week_start), unit, shift)
         return Period(start, add(start, unit, 1))
     if m := _AGO.match(t):
-        n, unit, direction = int(m.group(1)), m.group(3), m.group(4)
-        start = add(truncate(now, unit, week_start), unit, -n if direction == "ago" else n)
+        n, complete, unit, direction = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+        back = -n if complete or n == 0 else -(n - 1)  # "N ago" counts the current unit
+        shift = back if direction == "ago" else n
+        start = add(truncate(now, unit, week_start), unit, shift)
         return Period(start, add(start, unit, 1))
     raise DateLiteralError(
         f"cannot read the date {text!r}; use a date (2024-03-15), a month (2024-03), a quarter "
         "(2024 Q1), today/yesterday, this/last/next <unit>, or N <units> ago"
     )
+
+
+_period = period
 
 
 def duration(text: str) -> tuple[int, str]:
@@ -133,9 +150,13 @@ def duration(text: str) -> tuple[int, str]:
 
 
 def resolve(
-    f: DateFilter, now: datetime, week_start: str = "monday"
+    f: DateFilter, now: datetime, week_start: str = "monday", fiscal_month_offset: int = 0
 ) -> tuple[datetime | None, datetime | None]:
     """The ``(start, end)`` a date filter selects; either side may be open (None)."""
+
+    def period(text: str, now: datetime, week_start: str) -> Period:
+        return _period(text, now, week_start, fiscal_month_offset)
+
     if f.kind == "BEFORE":
         return (None, period(f.left_side, now, week_start).start)
     if f.kind == "ON_OR_AFTER":

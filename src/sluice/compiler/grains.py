@@ -1,8 +1,14 @@
 """Time grains as sqlglot expressions.
 
-Each grain is one entry in ``GRAINS``: how to compute it from a timestamp expression and the data
-type of the result. Dialect differences stay inside sqlglot's generators (``DATE_TRUNC``,
-``STRFTIME``/``TO_CHAR``/``DATE_FORMAT``...), so adding a dialect does not touch this table.
+Each grain is one entry in ``GRAINS``: how to compute it from a timestamp expression and the
+data type of the result. What differs between warehouses (day names, ISO day of week) comes
+from the dialect's rules (``compiler.dialects``); the rest is rendered by sqlglot's generators.
+
+Conventions (the same on every dialect): weeks start on the model's ``week_start_day``;
+``day_of_week_num`` is 0 for that day up to 6; ``week_of_year`` is the ISO week;
+``fiscal_year`` is the year of the date moved back ``fiscal_month_offset`` months (with
+offset 3, FY2024 runs April 2024 to March 2025); ``fiscal_quarter`` is ``'<fiscal year>-Q<n>'``;
+``epoch`` is seconds since 1970-01-01; ``time_of_day`` is ``'HH:MM'``.
 """
 
 from __future__ import annotations
@@ -13,84 +19,137 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from sluice.compiler.dates import WEEK_DAYS
+from sluice.compiler.dialects import DialectRules
 from sluice.errors import Unsupported
+
+
+@dataclass(frozen=True, slots=True)
+class GrainContext:
+    week_start: str
+    fiscal_month_offset: int
+    rules: DialectRules
 
 
 @dataclass(frozen=True, slots=True)
 class Grain:
     name: str
     data_type: str  # DATE, TIMESTAMP, STRING, NUMBER
-    build: Callable[[exp.Expr, str], exp.Expr]  # (timestamp expr, week start) -> expr
+    build: Callable[[exp.Expr, GrainContext], exp.Expr]
 
 
-def _date_trunc(this: exp.Expr, unit: exp.Expr) -> exp.Expr:
-    node: exp.Expr = exp.DateTrunc(this=this, unit=unit)  # type: ignore[no-untyped-call]
+def _date_trunc(x: exp.Expr, unit: str) -> exp.Expr:
+    node: exp.Expr = exp.DateTrunc(this=x, unit=exp.var(unit))  # type: ignore[no-untyped-call]
     return node
 
 
-def _trunc(unit: str, as_date: bool) -> Callable[[exp.Expr, str], exp.Expr]:
-    def build(x: exp.Expr, _week_start: str) -> exp.Expr:
-        truncated = _date_trunc(this=x, unit=exp.var(unit.upper()))
-        return exp.cast(truncated, exp.DataType.Type.DATE) if as_date else truncated
+def _day_unit(unit: str) -> Callable[[exp.Expr, GrainContext], exp.Expr]:
+    def build(x: exp.Expr, _: GrainContext) -> exp.Expr:
+        return exp.cast(_date_trunc(x, unit), exp.DataType.Type.DATE)
 
     return build
 
 
-def _week(x: exp.Expr, week_start: str) -> exp.Expr:
-    """Weeks start on the model's ``week_start_day``; SQL engines truncate to Monday."""
-    shift = (7 - WEEK_DAYS.index(week_start)) % 7  # days to add so the start lands on Monday
+def _time_unit(unit: str) -> Callable[[exp.Expr, GrainContext], exp.Expr]:
+    def build(x: exp.Expr, _: GrainContext) -> exp.Expr:
+        return exp.TimestampTrunc(this=x, unit=exp.var(unit))
+
+    return build
+
+
+def _days(n: int) -> exp.Expr:
+    return exp.Interval(this=exp.Literal.string(str(n)), unit=exp.var("DAY"))
+
+
+def _week(x: exp.Expr, ctx: GrainContext) -> exp.Expr:
+    """SQL engines truncate to Monday; other week starts shift into Monday and back."""
+    shift = (7 - WEEK_DAYS.index(ctx.week_start)) % 7  # days that move the start onto Monday
     if shift == 0:
-        return exp.cast(_date_trunc(this=x, unit=exp.var("WEEK")), exp.DataType.Type.DATE)
-    moved = exp.Add(
-        this=x, expression=exp.Interval(this=exp.Literal.string(str(shift)), unit=exp.var("DAY"))
-    )
-    monday = exp.cast(_date_trunc(this=moved, unit=exp.var("WEEK")), exp.DataType.Type.DATE)
-    back = exp.Sub(
-        this=monday,
-        expression=exp.Interval(this=exp.Literal.string(str(shift)), unit=exp.var("DAY")),
-    )
-    return exp.cast(back, exp.DataType.Type.DATE)
+        return exp.cast(_date_trunc(x, "WEEK"), exp.DataType.Type.DATE)
+    monday = exp.cast(_date_trunc(exp.Add(this=x, expression=_days(shift)), "WEEK"), "DATE")
+    return exp.cast(exp.Sub(this=monday, expression=_days(shift)), exp.DataType.Type.DATE)
 
 
-def _format(fmt: str) -> Callable[[exp.Expr, str], exp.Expr]:
-    def build(x: exp.Expr, _week_start: str) -> exp.Expr:
-        return exp.TimeToStr(this=x, format=exp.Literal.string(fmt))
-
-    return build
-
-
-def _extract(part: str) -> Callable[[exp.Expr, str], exp.Expr]:
-    def build(x: exp.Expr, _week_start: str) -> exp.Expr:
+def _extract(part: str) -> Callable[[exp.Expr, GrainContext], exp.Expr]:
+    def build(x: exp.Expr, _: GrainContext) -> exp.Expr:
         return exp.Extract(this=exp.var(part), expression=x)
 
     return build
 
 
+def _format(fmt: str) -> Callable[[exp.Expr, GrainContext], exp.Expr]:
+    def build(x: exp.Expr, _: GrainContext) -> exp.Expr:
+        return exp.TimeToStr(this=x, format=exp.Literal.string(fmt))
+
+    return build
+
+
+def _day_of_week_num(x: exp.Expr, ctx: GrainContext) -> exp.Expr:
+    start = WEEK_DAYS.index(ctx.week_start)  # Monday = 0
+    iso = ctx.rules.iso_day_of_week(x)  # Monday = 1 .. Sunday = 7
+    shifted = exp.Add(this=iso, expression=exp.Literal.number(6 - start))
+    return exp.Mod(this=exp.paren(shifted), expression=exp.Literal.number(7))
+
+
+def _fiscal_shift(x: exp.Expr, ctx: GrainContext) -> exp.Expr:
+    if ctx.fiscal_month_offset == 0:
+        return x
+    return exp.DateAdd(
+        this=x, expression=exp.Literal.number(-ctx.fiscal_month_offset), unit=exp.var("MONTH")
+    )
+
+
+def _fiscal_year(x: exp.Expr, ctx: GrainContext) -> exp.Expr:
+    return exp.Extract(this=exp.var("YEAR"), expression=_fiscal_shift(x, ctx))
+
+
+def _fiscal_quarter(x: exp.Expr, ctx: GrainContext) -> exp.Expr:
+    shifted = _fiscal_shift(x, ctx)
+    year = exp.cast(exp.Extract(this=exp.var("YEAR"), expression=shifted), "VARCHAR")
+    quarter = exp.Extract(this=exp.var("QUARTER"), expression=shifted.copy())
+    return exp.Concat(expressions=[year, exp.Literal.string("-Q"), exp.cast(quarter, "VARCHAR")])
+
+
+def _day_of_quarter(x: exp.Expr, _: GrainContext) -> exp.Expr:
+    start = _date_trunc(x.copy(), "QUARTER")
+    diff = exp.DateDiff(
+        this=exp.cast(x, "DATE"), expression=exp.cast(start, "DATE"), unit=exp.var("DAY")
+    )
+    return exp.Add(this=diff, expression=exp.Literal.number(1))
+
+
 GRAINS: dict[str, Grain] = {
     g.name: g
     for g in (
-        Grain("date", "DATE", _trunc("day", as_date=True)),
+        Grain("date", "DATE", _day_unit("DAY")),
         Grain("week", "DATE", _week),
-        Grain("month", "DATE", _trunc("month", as_date=True)),
-        Grain("quarter", "DATE", _trunc("quarter", as_date=True)),
-        Grain("year", "DATE", _trunc("year", as_date=True)),
-        Grain("hour", "TIMESTAMP", _trunc("hour", as_date=False)),
-        Grain("minute", "TIMESTAMP", _trunc("minute", as_date=False)),
-        Grain("second", "TIMESTAMP", _trunc("second", as_date=False)),
-        Grain("day_of_week_name", "STRING", _format("%A")),
-        Grain("month_name", "STRING", _format("%B")),
+        Grain("month", "DATE", _day_unit("MONTH")),
+        Grain("quarter", "DATE", _day_unit("QUARTER")),
+        Grain("year", "DATE", _day_unit("YEAR")),
+        Grain("hour", "TIMESTAMP", _time_unit("HOUR")),
+        Grain("minute", "TIMESTAMP", _time_unit("MINUTE")),
+        Grain("second", "TIMESTAMP", _time_unit("SECOND")),
+        Grain("millisecond", "TIMESTAMP", _time_unit("MILLISECOND")),
+        Grain("day_of_week_name", "STRING", lambda x, c: c.rules.day_name(x)),
+        Grain("day_of_week_num", "NUMBER", _day_of_week_num),
+        Grain("month_name", "STRING", lambda x, c: c.rules.month_name(x)),
         Grain("month_num", "NUMBER", _extract("MONTH")),
         Grain("quarter_of_year", "NUMBER", _extract("QUARTER")),
+        Grain("week_of_year", "NUMBER", _extract("WEEK")),
         Grain("day_of_month", "NUMBER", _extract("DAY")),
         Grain("day_of_year", "NUMBER", _extract("DOY")),
+        Grain("day_of_quarter", "NUMBER", _day_of_quarter),
         Grain("hour_of_day", "NUMBER", _extract("HOUR")),
+        Grain("fiscal_year", "NUMBER", _fiscal_year),
+        Grain("fiscal_quarter", "STRING", _fiscal_quarter),
+        Grain("epoch", "NUMBER", lambda x, _: exp.TimeToUnix(this=x)),
+        Grain("time_of_day", "STRING", _format("%H:%M")),
     )
 }
 
 
-def apply_grain(x: exp.Expr, grain: str, week_start: str) -> tuple[exp.Expr, str]:
+def apply_grain(x: exp.Expr, grain: str, ctx: GrainContext) -> tuple[exp.Expr, str]:
     """The expression for ``grain`` of the timestamp ``x`` and its data type."""
     found = GRAINS.get(grain)
     if found is None:
-        raise Unsupported(f"the time grain `{grain}` is not supported yet")
-    return found.build(x, week_start), found.data_type
+        raise Unsupported(f"the time grain `{grain}` is not supported")
+    return found.build(x, ctx), found.data_type

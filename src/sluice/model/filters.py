@@ -18,6 +18,18 @@ NUMBER_KINDS = frozenset({"EQUALS", "GREATER_THAN", "LESS_THAN", "BETWEEN"})
 DATE_KINDS = frozenset(
     {"BETWEEN", "ON_OR_AFTER", "BEFORE", "TIME_FOR_INTERVAL_DURATION", "TIME_FOR_UNIT_DURATION"}
 )
+# Date kinds that match a part of the date (``IS_ON_DAY_OF_WEEK: [Monday, Friday]``) -> the grain
+# whose values they compare with.
+DATE_PART_KINDS = {
+    "IS_ON_DAY_OF_WEEK": "day_of_week_name",
+    "IS_ON_DAY_OF_MONTH": "day_of_month",
+    "IS_ON_DAY_OF_QUARTER": "day_of_quarter",
+    "IS_ON_DAY_OF_YEAR": "day_of_year",
+    "IS_IN_MONTH_OF_YEAR": "month_num",
+    "IS_IN_QUARTER_OF_YEAR": "quarter_of_year",
+    "IS_IN_WEEK_OF_YEAR": "week_of_year",
+    "IS_AT_HOUR_OF_DAY": "hour_of_day",
+}
 
 
 class FilterSyntaxError(ValueError):
@@ -48,6 +60,29 @@ class DateFilter(Filter):
     kind: str
     left_side: str
     right_side: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatePartFilter(Filter):
+    """The date's part (day of week, month, hour, ...) is one of ``values``."""
+
+    kind: str  # a key of DATE_PART_KINDS
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UserAttributeFilter(Filter):
+    """The field equals (one of) the running user's values of the attribute ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyFilter(Filter):
+    """A plain-string filter expression (``"last 90 days"``, ``">100"``); the compiler reads it
+    by the field's type (``sluice.query.legacy``)."""
+
+    expression: str
 
 
 @dataclass(frozen=True, slots=True)

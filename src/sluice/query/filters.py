@@ -8,40 +8,56 @@ from typing import Any
 from sluice.errors import PlanError
 from sluice.model.filters import (
     DATE_KINDS,
+    DATE_PART_KINDS,
     NUMBER_KINDS,
     BooleanFilter,
     CompositeFilter,
     DateFilter,
+    DatePartFilter,
     Filter,
     FilterSyntaxError,
+    LegacyFilter,
     NullFilter,
     NumberFilter,
     StringFilter,
+    UserAttributeFilter,
     to_decimal,
 )
 
 STRING_KINDS = frozenset({"EQUALS", "CONTAINS", "STARTS_WITH", "ENDS_WITH", "IS_EMPTY", "SQL_LIKE"})
-FILTER_TYPES = ("string", "number", "date", "boolean", "null", "composite")
+FILTER_TYPES = ("string", "number", "date", "boolean", "null", "composite", "user_attribute")
 
 
-def parse_filter(field: str, spec: Any) -> Filter:
-    """Parse the filter of ``field`` as sent; raise PlanError naming the field on bad input."""
+def parse_filter(field: str, spec: Any) -> Filter | None:
+    """Parse the filter of ``field`` as sent; raise PlanError naming the field on bad input.
+
+    None means the filter selects nothing to filter: ``cancel_query_filter: true``, or a boolean
+    filter without ``is_negative`` (a placeholder Omni ignores).
+    """
     try:
         return _parse(spec)
     except FilterSyntaxError as exc:
         raise PlanError(f'Invalid filter on "{field}": {exc}') from None
 
 
-def _parse(spec: Any) -> Filter:
+def ignore_if_unjoinable(spec: Any) -> bool:
+    return isinstance(spec, Mapping) and spec.get("ignore_if_unjoinable") is True
+
+
+def _parse(spec: Any) -> Filter | None:
     if isinstance(spec, str):
-        raise FilterSyntaxError(
-            f"plain-string filter expressions ({spec!r}) are not supported yet; send a typed "
-            'filter such as {"type": "string", "kind": "EQUALS", "values": ["x"]}'
-        )
+        if not spec.strip():
+            raise FilterSyntaxError("an empty filter expression")
+        return LegacyFilter(is_negative=False, expression=spec.strip())
     if not isinstance(spec, Mapping):
         raise FilterSyntaxError(f"a filter must be an object, got {spec!r}")
+    if spec.get("cancel_query_filter") is True:
+        return None
     ftype = str(spec.get("type", "")).lower()
-    negative = spec.get("is_negative", False)
+    negative = spec.get("is_negative")
+    if ftype == "boolean" and negative is None:
+        return None
+    negative = False if negative is None else negative
     if not isinstance(negative, bool):
         raise FilterSyntaxError("`is_negative` must be true or false")
     kind = str(spec.get("kind", "")).upper()
@@ -64,9 +80,15 @@ def _parse(spec: Any) -> Filter:
             raise FilterSyntaxError(f"composite conjunction must be AND or OR, got {conj!r}")
         if not isinstance(subs, list) or not subs:
             raise FilterSyntaxError("a composite filter needs a non-empty `filters` list")
-        return CompositeFilter(
-            is_negative=negative, conjunction=conj, filters=tuple(_parse(s) for s in subs)
-        )
+        parts = tuple(p for p in (_parse(s) for s in subs) if p is not None)
+        if not parts:
+            return None
+        return CompositeFilter(is_negative=negative, conjunction=conj, filters=parts)
+    if ftype == "user_attribute":
+        name = spec.get("user_attribute_name")
+        if not isinstance(name, str) or not name:
+            raise FilterSyntaxError("a user_attribute filter needs `user_attribute_name`")
+        return UserAttributeFilter(is_negative=negative, name=name)
     raise FilterSyntaxError(
         f"unknown filter type {spec.get('type')!r}; expected one of {', '.join(FILTER_TYPES)}"
     )
@@ -123,20 +145,38 @@ def _number(spec: Mapping[str, Any], kind: str, negative: bool) -> Filter:
 
 
 def _date(spec: Mapping[str, Any], kind: str, negative: bool) -> Filter:
+    if kind in DATE_PART_KINDS:
+        values = _values(spec) or _split(spec.get("left_side"))
+        if not values:
+            raise FilterSyntaxError(f"a {kind} date filter needs `values`")
+        return DatePartFilter(is_negative=negative, kind=kind, values=tuple(str(v) for v in values))
     if kind not in DATE_KINDS:
+        known = sorted(DATE_KINDS | set(DATE_PART_KINDS))
         raise FilterSyntaxError(
-            f"unknown date filter kind {kind!r}; expected one of {', '.join(sorted(DATE_KINDS))}"
+            f"unknown date filter kind {kind!r}; expected one of {', '.join(known)}"
         )
-    left = spec.get("left_side")
-    right = spec.get("right_side")
-    if left is None or str(left).strip() == "":
-        raise FilterSyntaxError(f"a {kind} date filter needs `left_side`")
+    left = _side(spec.get("left_side"))
+    right = _side(spec.get("right_side"))
+    if kind == "BEFORE":  # Omni puts BEFORE's bound on the right (older clients: the left)
+        left, right = right or left, None
+    if left is None:
+        side = "right_side" if kind == "BEFORE" else "left_side"
+        raise FilterSyntaxError(f"a {kind} date filter needs `{side}`")
     needs_right = kind in ("BETWEEN", "TIME_FOR_INTERVAL_DURATION")
-    if needs_right and (right is None or str(right).strip() == ""):
+    if needs_right and right is None:
         raise FilterSyntaxError(f"a {kind} date filter needs `right_side`")
     return DateFilter(
-        is_negative=negative,
-        kind=kind,
-        left_side=str(left).strip(),
-        right_side=str(right).strip() if needs_right and right is not None else None,
+        is_negative=negative, kind=kind, left_side=left, right_side=right if needs_right else None
     )
+
+
+def _side(value: Any) -> str | None:
+    if value is None or str(value).strip() == "":
+        return None
+    return str(value).strip()
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [part.strip() for part in str(value).split(",") if part.strip()]

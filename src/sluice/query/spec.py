@@ -9,7 +9,7 @@ from typing import Any
 
 from sluice.errors import BadRequest, PlanError
 from sluice.model.filters import Filter
-from sluice.query.filters import parse_filter
+from sluice.query.filters import ignore_if_unjoinable, parse_filter
 
 DEFAULT_LIMIT = 1000
 NULL_SORTS = frozenset({"LAST", "FIRST", "DIALECT_DEFAULT", "OMNI_DEFAULT"})
@@ -29,6 +29,8 @@ class QuerySpec:
     table: str | None = None
     topic: str | None = None
     filters: tuple[tuple[str, Filter], ...] = ()
+    # Filters to drop, rather than fail on, when their field cannot be joined.
+    optional_filters: frozenset[str] = frozenset()
     sorts: tuple[SortSpec, ...] = ()
     limit: int | None = DEFAULT_LIMIT
     limit_given: bool = False  # False: the default applies (a topic's default_row_limit wins)
@@ -73,6 +75,11 @@ def parse_query(body: Mapping[str, Any]) -> QuerySpec:
         table=table,
         topic=topic,
         filters=_filters(body.get("filters")),
+        optional_filters=frozenset(
+            str(n) for n, f in (body.get("filters") or {}).items() if ignore_if_unjoinable(f)
+        )
+        if isinstance(body.get("filters"), Mapping)
+        else frozenset(),
         sorts=_sorts(body.get("sorts")),
         limit=limit,
         limit_given=limit_given,
@@ -94,7 +101,8 @@ def _filters(raw: Any) -> tuple[tuple[str, Filter], ...]:
         return ()
     if not isinstance(raw, Mapping):
         raise BadRequest("query.filters must be an object of field name to filter")
-    return tuple((str(name), parse_filter(str(name), spec)) for name, spec in raw.items())
+    parsed = ((str(name), parse_filter(str(name), spec)) for name, spec in raw.items())
+    return tuple((name, f) for name, f in parsed if f is not None)
 
 
 def _sorts(raw: Any) -> tuple[SortSpec, ...]:

@@ -4,8 +4,8 @@ SELECT
 FROM order_items AS order_items
 WHERE
   (
-    order_items.created_at >= CAST('2025-03-17 00:00:00' AS TIMESTAMP)
-    AND order_items.created_at < CAST('2025-06-09 00:00:00' AS TIMESTAMP)
+    order_items.created_at >= CAST('2025-03-24 00:00:00' AS TIMESTAMP)
+    AND order_items.created_at < CAST('2025-06-16 00:00:00' AS TIMESTAMP)
   )
   AND NOT order_items.returned_at IS NULL
 GROUP BY

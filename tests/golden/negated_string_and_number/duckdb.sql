@@ -5,13 +5,10 @@ FROM order_items AS order_items
 LEFT JOIN users AS users
   ON order_items.user_id = users.id
 WHERE
-  (
-    NOT (
-      users.traffic_source IN ('Email', 'Display')
-    )
-    OR users.traffic_source IS NULL
+  NOT COALESCE(users.traffic_source IN ('Email', 'Display'), FALSE)
+  AND (
+    order_items.sale_price >= 10 AND order_items.sale_price < 250.5
   )
-  AND order_items.sale_price BETWEEN 10 AND 250.5
 GROUP BY
   1
 ORDER BY
