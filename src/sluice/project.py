@@ -17,10 +17,10 @@ from sluice.compiler import CompileOptions, compile_query
 from sluice.compiler.types import CompiledQuery
 from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
 from sluice.engines.base import CancelToken, Engine
-from sluice.engines.duckdb import DuckDBEngine
+from sluice.engines.duckdb import DuckDBEngine, arrow_type_to_data_type
 from sluice.errors import ConfigError, NotFound
 from sluice.model import SemanticModel, load_model
-from sluice.model.loader import ColumnTypes
+from sluice.model.loader import ColumnTypes, DerivedTypes
 from sluice.query import parse_query
 
 
@@ -38,6 +38,18 @@ class LoadedModel:
 def open_engine(conn: ConnectionConfig) -> Engine:
     if conn.engine == "duckdb":
         return DuckDBEngine(conn.database, read_only=conn.read_only, threads=conn.threads)
+    if conn.engine == "postgres":
+        from sluice.engines.postgres import PostgresEngine
+
+        return PostgresEngine.from_config(conn)
+    if conn.engine == "spark":
+        from sluice.engines.spark import SparkEngine
+
+        return SparkEngine.from_config(conn)
+    if conn.engine == "trino":
+        from sluice.engines.trino import TrinoEngine
+
+        return TrinoEngine.from_config(conn)
     raise ConfigError(f"connection {conn.name}: engine {conn.engine!r} is not available")
 
 
@@ -63,6 +75,7 @@ class Project:
                     name=model_cfg.name,
                     dialect=engine.dialect,
                     column_types=schema_lookup(engine),
+                    derived_types=derived_lookup(engine),
                 )
                 models[model_cfg.id] = LoadedModel(model_cfg, semantic, engine)
         except BaseException:
@@ -128,5 +141,18 @@ def schema_lookup(engine: Engine) -> ColumnTypes:
             return engine.column_types(table, schema)
         except Exception:  # a missing table is reported by model validation, not here
             return None
+
+    return lookup
+
+
+def derived_lookup(engine: Engine) -> DerivedTypes:
+    """Column types of a derived table: its SELECT, run with no rows, read off the Arrow schema."""
+
+    def lookup(sql: str) -> dict[str, str] | None:
+        try:
+            empty = engine.execute(f"SELECT * FROM ({sql}) AS derived LIMIT 0")
+        except Exception:  # reported by model validation, with the view's file and line
+            return None
+        return {f.name: arrow_type_to_data_type(f.type) for f in empty.schema}
 
     return lookup

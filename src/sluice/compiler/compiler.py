@@ -10,13 +10,16 @@ render SQL for the dialect.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
@@ -32,7 +35,7 @@ from sluice.model.sql import Template, parse_template, placeholder_index
 from sluice.model.types import Dimension, Measure, SemanticModel, Topic, View
 from sluice.query.spec import QuerySpec, SortSpec
 
-FAN_VIEW = "sluice_fan_view"  # meta key: the view whose rows an aggregate must count once
+AGG_INPUT = "sluice_agg_input"  # meta key on an aggregate's input: (fanned view, distinct key)
 FAN_ALIAS = "_rows"  # the inner query of a fan-out-safe two-level query
 FIELD_NAME = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)(?:\[\s*(\w+)\s*\])?$")
 
@@ -72,6 +75,7 @@ class _Build:
     distinct_counts: frozenset[str] = frozenset()  # views whose counts use COUNT(DISTINCT pk)
     used: set[str] = field(default_factory=set)
     used_attributes: set[str] = field(default_factory=set)
+    distinct_keys: dict[str, exp.Expr] = field(default_factory=dict)  # flag -> key (distinct_on)
     fanned_measures: list[Measure] = field(default_factory=list)
 
     @property
@@ -118,9 +122,27 @@ class _Build:
             x = self._substitute(tpl, dim.view, allow_measures=False)
         if self.timezone and dim.convert_tz and dim.type == "timestamp":
             x = self.grains.rules.convert_tz(x, self.timezone)
+        if dim.groups:
+            return self._groups(dim, x)
+        if dim.bin_boundaries:
+            return _bins(x, dim.bin_boundaries)
         if grain is None or grain == "raw":
             return x
         return apply_grain(x, grain, self.grains)[0]
+
+    def _groups(self, dim: Dimension, x: exp.Expr) -> exp.Expr:
+        """``groups``: the name of the first group whose filter the value passes, else ``else``
+        (or the value itself, as text, when the dimension has no ``else``)."""
+        ifs = [
+            exp.If(this=self.condition(x, f, dim.qualified_name, "string"), true=_text(name))
+            for name, f in dim.groups
+        ]
+        default = (
+            _text(dim.group_else)
+            if dim.group_else is not None
+            else exp.cast(x.copy(), exp.DataType.Type.VARCHAR)
+        )
+        return exp.Case(ifs=ifs, default=default)
 
     def measure(self, m: Measure) -> exp.Expr:
         if m.aggregate_type is None:
@@ -139,10 +161,16 @@ class _Build:
             cond = exp.and_(*parts) if len(parts) > 1 else parts[0]
         return self._aggregate(m, value, cond)
 
+    def _input(self, value: exp.Expr, view: str | None = None, key: str | None = None) -> exp.Expr:
+        """Tag an aggregate's input: a two-level query lifts it into the inner query, and
+        takes it once per fanned ``view`` row or per distinct ``key`` (a flag name)."""
+        value.meta[AGG_INPUT] = (view, key)
+        return value
+
     def _aggregate(self, m: Measure, value: exp.Expr | None, cond: exp.Expr | None) -> exp.Expr:
         agg = m.aggregate_type
         view = self.model.views[m.view]
-        if agg in ("count", "sum", "average"):
+        if agg in ("count", "sum", "average", "median", "percentile"):
             self.fanned_measures.append(m)
         if agg == "count":
             if value is None and (m.view != self.base or m.view in self.distinct_counts):
@@ -152,28 +180,42 @@ class _Build:
                         f"cannot count `{m.qualified_name}` across a join: view `{m.view}` has no "
                         "primary_key dimension"
                     )
-                return exp.Count(this=exp.Distinct(expressions=[_when(cond, self.dimension(pk))]))
+                keys = self._input(_when(cond, self.dimension(pk)))
+                return exp.Count(this=exp.Distinct(expressions=[keys]))
             if value is None:
                 if cond is None:
                     return exp.Count(this=exp.Star())
-                return exp.Count(this=_when(cond, exp.Literal.number(1)))
-            counted = exp.Count(this=_when(cond, value))
-            counted.meta[FAN_VIEW] = m.view
-            return counted
+                return exp.Count(this=self._input(_when(cond, exp.Literal.number(1))))
+            return exp.Count(this=self._input(_when(cond, value), m.view))
         if value is None:
             raise PlanError(f"measure `{m.qualified_name}` ({agg}) needs `sql`")
         value = _when(cond, value)
-        if agg in ("sum", "average"):
-            node: exp.Expr = exp.Sum(this=value) if agg == "sum" else exp.Avg(this=value)
-            node.meta[FAN_VIEW] = m.view
-            return node
+        rules = self.grains.rules
+        if agg == "sum":
+            return exp.Sum(this=self._input(value, m.view))
+        if agg == "average":
+            return exp.Avg(this=self._input(value, m.view))
         if agg == "count_distinct":
-            return exp.Count(this=exp.Distinct(expressions=[value]))
+            return exp.Count(this=exp.Distinct(expressions=[self._input(value)]))
         if agg == "min":
-            return exp.Min(this=value)
+            return exp.Min(this=self._input(value))
         if agg == "max":
-            return exp.Max(this=value)
-        raise Unsupported(f"aggregate_type `{agg}` (`{m.qualified_name}`) is not supported yet")
+            return exp.Max(this=self._input(value))
+        if agg in ("median", "percentile"):
+            fraction = 0.5 if agg == "median" else (m.percentile or 0) / 100
+            build = rules.need(rules.percentile, f"aggregate_type {agg} (`{m.qualified_name}`)")
+            return build(self._input(value, m.view), fraction)
+        if agg == "list":
+            build = rules.need(rules.list_agg, f"aggregate_type list (`{m.qualified_name}`)")
+            return build(self._input(value))
+        if agg in ("sum_distinct_on", "average_distinct_on"):
+            assert m.custom_primary_key_sql is not None
+            tpl = self.template("key", m.view, m.name, m.custom_primary_key_sql)
+            flag = f"first_key{len(self.distinct_keys)}"
+            self.distinct_keys[flag] = self._substitute(tpl, m.view, allow_measures=False)
+            tagged = self._input(value, key=flag)
+            return exp.Sum(this=tagged) if agg == "sum_distinct_on" else exp.Avg(this=tagged)
+        raise Unsupported(f"aggregate_type `{agg}` (`{m.qualified_name}`) is not supported")
 
     def _substitute(
         self, tpl: Template, view: str, *, allow_measures: bool, only_measures: bool = False
@@ -224,6 +266,23 @@ class _Build:
         return self.condition(
             x, f, name, _field_type(target, ref.grain), _compares_dates(target, ref.grain)
         )
+
+
+def _text(value: str) -> exp.Expr:
+    return exp.Literal.string(value)
+
+
+def _bins(x: exp.Expr, bounds: tuple[Decimal, ...]) -> exp.Expr:
+    """``bin_boundaries: [21, 65]``: '< 21', '>= 21 and < 65', '65 and above'; NULL stays NULL."""
+    x = _wrap(x)
+    text = [format(b.normalize(), "f") for b in bounds]
+    ifs = [exp.If(this=exp.Is(this=x.copy(), expression=exp.Null()), true=exp.Null())]
+    ifs.append(exp.If(this=exp.LT(this=x.copy(), expression=exp.Literal.number(text[0])),
+                      true=_text(f"< {text[0]}")))  # fmt: skip
+    for low, high in itertools.pairwise(text):
+        ifs.append(exp.If(this=exp.LT(this=x.copy(), expression=exp.Literal.number(high)),
+                          true=_text(f">= {low} and < {high}")))  # fmt: skip
+    return exp.Case(ifs=ifs, default=_text(f"{text[-1]} and above"))
 
 
 def _wrap(x: exp.Expr) -> exp.Expr:
@@ -311,12 +370,12 @@ def _compile(
     joined = tree.closure(b.used | {base})
     fanned = _check_fan_out(b, joined)
 
-    rows = exp.select(copy=False).from_(_table(model.views[base]), copy=False)
+    rows = exp.select(copy=False).from_(_table(model, model.views[base]), copy=False)
     for view in joined[1:]:
         rows = rows.join(_join(b, view), copy=False)
     if where:
         rows = rows.where(exp.and_(*where, copy=False), copy=False)
-    if fanned:
+    if fanned or b.distinct_keys:
         query, having = _dedupe(b, rows, columns, metas, having, fanned)
     else:
         query = rows.select(*columns, copy=False)
@@ -567,12 +626,12 @@ def _dedupe(
     having: list[exp.Expr],
     fanned: list[str],
 ) -> tuple[exp.Select, list[exp.Expr]]:
-    """A fan-out-safe two-level query.
+    """A two-level query that counts each row of a fanned view (or each distinct key) once.
 
     The inner query (``_rows``) keeps the joined, filtered rows and computes each dimension,
-    each aggregate's input and, per fanned view, a flag marking the first row of each
-    (group, primary key). The outer query aggregates; sums, averages and counts of a fanned
-    view only take flagged rows, so every row of that view counts once per group. Exact for
+    each aggregate's input and, per fanned view (its primary key) or ``*_distinct_on`` measure
+    (its ``custom_primary_key_sql``), a flag marking the first row of each (group, key). The
+    outer query aggregates, and an input tagged with a flag only counts flagged rows. Exact for
     any value type, and portable to every dialect with window functions.
     """
     inner: list[exp.Expr] = []
@@ -587,38 +646,34 @@ def _dedupe(
             outer.append(exp.alias_(exp.column(name, FAN_ALIAS), meta.alias, quoted=False))
         else:
             outer.append(expr)
+    keys: dict[str, exp.Expr] = {}
     for view in fanned:
         pk = b.model.views[view].primary_key
         assert pk is not None
+        keys[f"first_{view}"] = b.dimension(pk)
+    keys.update(b.distinct_keys)
+    for flag, key in keys.items():
         window = exp.Window(
             this=exp.RowNumber(),
-            partition_by=[d.copy() for d in dims] + [b.dimension(pk)],
-            order=exp.Order(expressions=[exp.Ordered(this=b.dimension(pk))]),
+            partition_by=[d.copy() for d in dims] + [key.copy()],
+            order=exp.Order(expressions=[exp.Ordered(this=key.copy())]),
         )
         first = exp.EQ(this=window, expression=exp.Literal.number(1))
-        inner.append(exp.alias_(first, f"first_{view}", quoted=False))
+        inner.append(exp.alias_(first, flag, quoted=False))
     lifted: dict[exp.Expr, str] = {}  # aggregate input -> its inner column (one per input)
 
     def lift(node: exp.Expr) -> exp.Expr:
-        if not isinstance(node, exp.AggFunc):
+        tag = node.meta.get(AGG_INPUT)
+        if tag is None:
             return node
-        arg = node.this
-        if isinstance(arg, exp.Star):
-            return node
-        target = arg.expressions[0] if isinstance(arg, exp.Distinct) else arg
-        name = lifted.get(target)
+        view, key = tag
+        name = lifted.get(node)
         if name is None:
-            name = lifted[target] = f"v{len(lifted)}"
-            inner.append(exp.alias_(target.copy(), name, quoted=False))
+            name = lifted[node] = f"v{len(lifted)}"
+            inner.append(exp.alias_(node.copy(), name, quoted=False))
         ref: exp.Expr = exp.column(name, FAN_ALIAS)
-        view = node.meta.get(FAN_VIEW)
-        if view in fanned:
-            ref = _when(exp.column(f"first_{view}", FAN_ALIAS), ref)
-        if isinstance(arg, exp.Distinct):
-            arg.set("expressions", [ref])
-        else:
-            node.set("this", ref)
-        return node
+        flag = key or (f"first_{view}" if view in fanned else None)
+        return _when(exp.column(flag, FAN_ALIAS), ref) if flag else ref
 
     outer = [e.transform(lift, copy=False) for e in outer]
     having = [h.transform(lift, copy=False) for h in having]
@@ -626,12 +681,14 @@ def _dedupe(
     return exp.select(*outer, copy=False).from_(sub, copy=False), having
 
 
-def _table(view: View) -> exp.Expr:
-    if view.sql is not None:
-        import sqlglot
-
-        sub = sqlglot.parse_one(view.sql)
-        return exp.Subquery(this=sub, alias=exp.TableAlias(this=exp.to_identifier(view.name)))
+def _table(model: SemanticModel, view: View) -> exp.Expr:
+    if view.sql is not None:  # a derived table, written in the model's dialect
+        key = ("derived", view.name)
+        sub = model.cache.get(key)
+        if sub is None:
+            sub = model.cache[key] = sqlglot.parse_one(view.sql, dialect=model.dialect)
+        alias = exp.TableAlias(this=exp.to_identifier(view.name))
+        return exp.Subquery(this=sub.copy(), alias=alias)
     return exp.table_(view.table_name or view.name, db=view.schema, alias=view.name)
 
 
@@ -645,7 +702,7 @@ _JOIN_KIND = {
 
 def _join(b: _Build, view: str) -> exp.Join:
     rel, _ = b.tree.rel[view]
-    target = _table(b.model.views[view])
+    target = _table(b.model, b.model.views[view])
     parts = dict(_JOIN_KIND[rel.join_type])
     on: exp.Expr | None = None
     if rel.on_sql and rel.join_type != "cross":
@@ -717,6 +774,8 @@ def _limit(spec: QuerySpec, topic: Topic | None, options: CompileOptions) -> int
 
 
 def _measure_type(model: SemanticModel, m: Measure) -> str:
+    if m.aggregate_type == "list":
+        return "STRING"
     if m.aggregate_type in ("min", "max") and m.sql:
         inner = m.sql.strip()
         match = re.fullmatch(r"\$\{\s*(?:(\w+)\.)?(\w+)\s*\}", inner)

@@ -82,10 +82,10 @@ def _duckdb_percentile(x: exp.Expr, fraction: float) -> exp.Expr:
 
 
 def _pg_list(x: exp.Expr) -> exp.Expr:
+    """``STRING_AGG(DISTINCT v, ', ' ORDER BY v)``: ORDER BY follows the last argument."""
     value = exp.cast(x, exp.DataType.Type.TEXT)
-    distinct = exp.Distinct(expressions=[value])
-    order = exp.Order(expressions=[exp.Ordered(this=value.copy())])
-    return _fn("STRING_AGG", exp.Order(this=distinct, expressions=order.expressions), _str(", "))
+    separator = exp.Order(this=_str(", "), expressions=[exp.Ordered(this=value.copy())])
+    return _fn("STRING_AGG", exp.Distinct(expressions=[value]), separator)
 
 
 def _pg_name(pattern: str) -> Build:

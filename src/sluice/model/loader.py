@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,13 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from sluice.errors import ModelError, ModelIssue, did_you_mean
-from sluice.model.filters import Filter, FilterSyntaxError, parse_yaml_filter
+from sluice.model.filters import Filter, FilterSyntaxError, parse_yaml_filter, to_decimal
 from sluice.model.sql import Ref, TemplateError, find_refs, parse_template
 from sluice.model.types import (
     AGGREGATE_TYPES,
     DATA_TYPES,
     DEFAULT_TIMEFRAMES,
-    FUTURE_AGGREGATE_TYPES,
+    DISTINCT_ON_TYPES,
     JOIN_TYPES,
     RELATIONSHIP_TYPES,
     UNKNOWN,
@@ -39,6 +40,8 @@ from sluice.model.types import (
 )
 
 ColumnTypes = Callable[[str, str | None], Mapping[str, str] | None]
+# Column types of a derived table's SELECT (None when the warehouse rejects it).
+DerivedTypes = Callable[[str], Mapping[str, str] | None]
 
 GRAINS = frozenset(
     {
@@ -100,6 +103,7 @@ DIMENSION_KEYS = frozenset(
         "convert_tz",
         "group_label",
         "groups",
+        "else",
         "bin_boundaries",
         "synonyms",
         "tags",
@@ -215,10 +219,13 @@ def load_model(
     name: str | None = None,
     dialect: str = "duckdb",
     column_types: ColumnTypes | None = None,
+    derived_types: DerivedTypes | None = None,
 ) -> SemanticModel:
     """Load and validate the model folder at ``path``; raise ``ModelError`` listing every issue."""
     root = Path(path)
-    model, issues = check_model(root, name=name, dialect=dialect, column_types=column_types)
+    model, issues = check_model(
+        root, name=name, dialect=dialect, column_types=column_types, derived_types=derived_types
+    )
     if model is None or any(i.severity == "error" for i in issues):
         raise ModelError(issues)
     return model
@@ -230,6 +237,7 @@ def check_model(
     name: str | None = None,
     dialect: str = "duckdb",
     column_types: ColumnTypes | None = None,
+    derived_types: DerivedTypes | None = None,
 ) -> tuple[SemanticModel | None, list[ModelIssue]]:
     """Load the folder and return the model (None if unusable) with every issue found."""
     state = _State(root, dialect)
@@ -245,7 +253,7 @@ def check_model(
         if view_name in views:
             state.error(loc, f"duplicate view `{view_name}` (also in {views[view_name].loc.file})")
             continue
-        views[view_name] = _view(view_name, file, state, settings, column_types)
+        views[view_name] = _view(view_name, file, state, settings, column_types, derived_types)
     relationships = _relationships(files.get("relationships"), views, state, settings, column_types)
     topics: dict[str, Topic] = {}
     for file in files["topics"]:
@@ -399,6 +407,7 @@ def _view(
     state: _State,
     settings: Mapping[str, Any],
     column_types: ColumnTypes | None,
+    derived_types: DerivedTypes | None = None,
 ) -> View:
     spec = _mapping(file.data, Loc(file.path, 1), f"view `{name}`", state)
     _unknown_keys(spec, VIEW_KEYS, file.path, f"view `{name}`", state)
@@ -406,6 +415,13 @@ def _view(
     table_name = None if sql else str(spec.get("table_name") or name)
     schema = _text(spec, "schema")
     columns: Mapping[str, str] | None = None
+    if derived_types is not None and sql is not None:
+        columns = derived_types(sql)
+        if columns is None:
+            state.error(
+                Loc(file.path, _line(spec, "sql")),
+                f"view `{name}`: the warehouse rejects its derived-table `sql`",
+            )
     if column_types is not None and table_name is not None:
         columns = column_types(table_name, schema)
         if columns is None:
@@ -517,6 +533,9 @@ def _dimension(
                 Loc(file, _line(spec, "timeframes", line)),
                 f"`{view}.{name}`: unknown timeframe `{tf}`{did_you_mean(tf, GRAINS)}",
             )
+    groups, group_else, bins = _groups_and_bins(view, name, spec, file, line, state)
+    if groups or bins:
+        dtype = "string"
     return Dimension(
         view=view,
         name=name,
@@ -531,7 +550,48 @@ def _dimension(
         convert_tz=bool(spec.get("convert_tz", True)),
         group_label=_text(spec, "group_label"),
         loc=loc,
+        groups=groups,
+        group_else=group_else,
+        bin_boundaries=bins,
     )
+
+
+def _groups_and_bins(
+    view: str, name: str, spec: Mapping[str, Any], file: str, line: int, state: _State
+) -> tuple[tuple[tuple[str, Filter], ...], str | None, tuple[Decimal, ...]]:
+    """``groups`` (a list of ``{filter, name}`` plus ``else``) and ``bin_boundaries``."""
+    where = f"`{view}.{name}`"
+    groups: list[tuple[str, Filter]] = []
+    raw = spec.get("groups")
+    if raw is not None and not isinstance(raw, list):
+        state.error(Loc(file, _line(spec, "groups", line)), f"{where}: groups must be a list")
+        raw = None
+    for item in raw or []:
+        here = Loc(file, _line(item, default=line))
+        if not isinstance(item, Mapping) or "name" not in item or "filter" not in item:
+            state.error(here, f"{where}: each group needs `name` and `filter`")
+            continue
+        try:
+            groups.append((str(item["name"]), parse_yaml_filter(item["filter"])))
+        except FilterSyntaxError as exc:
+            state.error(here, f"{where} group {item['name']!r}: {exc}")
+    bins: list[Decimal] = []
+    raw_bins = spec.get("bin_boundaries")
+    if raw_bins is not None:
+        here = Loc(file, _line(spec, "bin_boundaries", line))
+        try:
+            if not isinstance(raw_bins, list) or not raw_bins:
+                raise FilterSyntaxError("a non-empty list of numbers")
+            bins = [to_decimal(b, "bin_boundaries") for b in raw_bins]
+            if bins != sorted(set(bins)):
+                raise FilterSyntaxError("ascending numbers without repeats")
+        except FilterSyntaxError as exc:
+            state.error(here, f"{where}: bin_boundaries must be {exc}")
+            bins = []
+    if groups and bins:
+        state.error(Loc(file, line), f"{where}: use either groups or bin_boundaries, not both")
+    group_else = _text(spec, "else")
+    return tuple(groups), group_else, tuple(bins)
 
 
 def _measure(view: str, name: str, spec: Any, file: str, line: int, state: _State) -> Measure:
@@ -541,7 +601,7 @@ def _measure(view: str, name: str, spec: Any, file: str, line: int, state: _Stat
     agg = _text(spec, "aggregate_type")
     if agg is not None:
         agg = agg.lower()
-        known = AGGREGATE_TYPES | FUTURE_AGGREGATE_TYPES
+        known = AGGREGATE_TYPES
         if agg not in known:
             state.error(
                 Loc(file, _line(spec, "aggregate_type")),
@@ -560,6 +620,26 @@ def _measure(view: str, name: str, spec: Any, file: str, line: int, state: _Stat
             filters.append((str(key), parse_yaml_filter(value)))
         except FilterSyntaxError as exc:
             state.error(Loc(file, _line(fspec, key)), f"`{view}.{name}` filter on `{key}`: {exc}")
+    percentile = spec.get("percentile")
+    if agg == "percentile" and (
+        isinstance(percentile, bool)
+        or not isinstance(percentile, int | float)
+        or not 0 <= percentile <= 100
+    ):
+        state.error(
+            Loc(file, _line(spec, "percentile", line)),
+            f"`{view}.{name}`: aggregate_type percentile needs `percentile:` from 0 to 100",
+        )
+        percentile = None
+    key_sql = _text(spec, "custom_primary_key_sql")
+    if agg in DISTINCT_ON_TYPES and key_sql is None:
+        state.error(
+            loc,
+            f"`{view}.{name}`: aggregate_type {agg} needs `custom_primary_key_sql`, the key "
+            "whose rows are counted once",
+        )
+    if agg in ("median", "percentile", "list", *DISTINCT_ON_TYPES) and sql is None:
+        state.error(loc, f"`{view}.{name}`: aggregate_type {agg} needs `sql`")
     return Measure(
         view=view,
         name=name,
@@ -572,6 +652,8 @@ def _measure(view: str, name: str, spec: Any, file: str, line: int, state: _Stat
         hidden=bool(spec.get("hidden", False)),
         group_label=_text(spec, "group_label"),
         loc=loc,
+        percentile=float(percentile) if agg == "percentile" and percentile is not None else None,
+        custom_primary_key_sql=key_sql,
     )
 
 

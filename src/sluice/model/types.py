@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sluice.model.filters import Filter
@@ -21,11 +22,11 @@ BOOLEAN = "boolean"
 UNKNOWN = "unknown"
 DATA_TYPES = (STRING, NUMBER, TIMESTAMP, DATE, BOOLEAN)
 
-AGGREGATE_TYPES = frozenset({"count", "count_distinct", "sum", "average", "min", "max"})
-# Aggregates the modeling language names but this version of the compiler does not compute yet.
-FUTURE_AGGREGATE_TYPES = frozenset(
-    {"median", "percentile", "list", "sum_distinct_on", "average_distinct_on"}
-)
+AGGREGATE_TYPES = frozenset(
+    {"count", "count_distinct", "sum", "average", "min", "max", "median", "percentile", "list",
+     "sum_distinct_on", "average_distinct_on"}
+)  # fmt: skip
+DISTINCT_ON_TYPES = frozenset({"sum_distinct_on", "average_distinct_on"})
 
 RELATIONSHIP_TYPES = frozenset({"many_to_one", "one_to_many", "one_to_one", "many_to_many"})
 JOIN_TYPES = frozenset({"always_left", "inner", "full_outer", "cross"})
@@ -59,6 +60,10 @@ class Dimension:
     convert_tz: bool
     group_label: str | None
     loc: Loc
+    # ``groups``: (name, filter) pairs and the ``else`` label; ``bin_boundaries``: ascending.
+    groups: tuple[tuple[str, Filter], ...] = ()
+    group_else: str | None = None
+    bin_boundaries: tuple[Decimal, ...] = ()
 
     @property
     def is_time(self) -> bool:
@@ -82,6 +87,8 @@ class Measure:
     hidden: bool
     group_label: str | None
     loc: Loc
+    percentile: float | None = None  # 0..100, for aggregate_type percentile
+    custom_primary_key_sql: str | None = None  # the key of sum/average_distinct_on
 
     @property
     def qualified_name(self) -> str:
