@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sluice.errors import BadRequest, PlanError
+from sluice.errors import BadRequest
 from sluice.model.filters import Filter
 from sluice.query.filters import ignore_if_unjoinable, parse_filter
 
 DEFAULT_LIMIT = 1000
+DEFAULT_COLUMN_LIMIT = 50
 NULL_SORTS = frozenset({"LAST", "FIRST", "DIALECT_DEFAULT", "OMNI_DEFAULT"})
 
 
@@ -36,7 +37,13 @@ class QuerySpec:
     limit_given: bool = False  # False: the default applies (a topic's default_row_limit wins)
     offset: int = 0
     pivots: tuple[str, ...] = ()
+    column_limit: int = DEFAULT_COLUMN_LIMIT  # at most this many pivot value combinations
+    column_totals: bool = False  # add a totals row (per pivot column)
+    row_totals: bool = False  # add a totals column per row (across pivot columns)
+    fill_fields: tuple[str, ...] = ()  # date-grain dimensions whose missing values are filled
+    calculations: tuple[Mapping[str, Any], ...] = ()  # table calculations, as sent
     user_edited_sql: str = ""
+    rewrite_sql: bool = True  # False: run ``user_edited_sql`` verbatim
 
 
 def parse_query(body: Mapping[str, Any]) -> QuerySpec:
@@ -61,14 +68,21 @@ def parse_query(body: Mapping[str, Any]) -> QuerySpec:
     for key, value in (("table", table), ("join_paths_from_topic_name", topic)):
         if value is not None and not isinstance(value, str):
             raise BadRequest(f"query.{key} must be a string")
-    pivots = body.get("pivots") or []
-    if not isinstance(pivots, list) or not all(isinstance(p, str) for p in pivots):
-        raise BadRequest("query.pivots must be an array of field names")
-    if pivots:
-        raise PlanError("pivots are not supported yet")
+    pivots = _names(body, "pivots")
+    fields_set = set(fields)
+    missing_pivots = [p for p in pivots if p not in fields_set]
+    if missing_pivots:
+        raise BadRequest(f"query.pivots must also be in query.fields; missing: {missing_pivots}")
+    column_limit = body.get("column_limit", DEFAULT_COLUMN_LIMIT)
+    if isinstance(column_limit, bool) or not isinstance(column_limit, int) or column_limit < 1:
+        raise BadRequest("query.column_limit must be a positive integer")
+    calculations = body.get("calculations") or []
+    if not isinstance(calculations, list) or not all(isinstance(c, Mapping) for c in calculations):
+        raise BadRequest("query.calculations must be an array of objects")
     sql = body.get("userEditedSQL") or ""
-    if sql:
-        raise PlanError("SQL mode (userEditedSQL) is not supported yet")
+    if not isinstance(sql, str):
+        raise BadRequest("query.userEditedSQL must be a string")
+    rewrite = body.get("rewriteSql", True)
     return QuerySpec(
         model_id=model_id,
         fields=tuple(fields),
@@ -85,7 +99,31 @@ def parse_query(body: Mapping[str, Any]) -> QuerySpec:
         limit_given=limit_given,
         offset=offset,
         pivots=tuple(pivots),
+        column_limit=column_limit,
+        column_totals=_totals(body, "column_totals"),
+        row_totals=_totals(body, "row_totals"),
+        fill_fields=tuple(_names(body, "fill_fields")),
+        calculations=tuple(calculations),
+        user_edited_sql=sql,
+        rewrite_sql=rewrite is not False,
     )
+
+
+def _names(body: Mapping[str, Any], key: str) -> list[str]:
+    value = body.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRequest(f"query.{key} must be an array of field names")
+    return value
+
+
+def _totals(body: Mapping[str, Any], key: str) -> bool:
+    """Absent or ``{}``: no totals; ``{"<field> or ::total::": {"type": ...}}``: totals."""
+    value = body.get(key)
+    if value in (None, {}, False):
+        return False
+    if value is True or isinstance(value, Mapping):
+        return True
+    raise BadRequest(f"query.{key} must be an object")
 
 
 def _is_uuid(value: str) -> bool:
