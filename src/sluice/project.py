@@ -98,11 +98,17 @@ class Project:
         now: datetime,
         user: UserConfig | None = None,
         timezone: str | None = None,
+        allow_raw_sql: bool | None = None,
     ) -> CompiledQuery:
+        """Compile a query object. Raw SQL (``rewriteSql: false``) runs for users configured
+        with ``allow_raw_sql`` unless the caller decides otherwise (``allow_raw_sql``)."""
         loaded = self.model(model_id)
         spec = parse_query(query)
         options = CompileOptions(
             max_rows=self.config.server.max_rows if not self.config.server.high_limit else None,
+            allow_raw_sql=(user is not None and user.allow_raw_sql)
+            if allow_raw_sql is None
+            else allow_raw_sql,
         )
         return compile_query(
             loaded.semantic,
@@ -119,6 +125,8 @@ class Project:
     ) -> pa.Table:
         """Run compiled SQL on the model's connection; columns named as the fields requested."""
         table = self.model(model_id).engine.execute(compiled.sql, cancel)
+        if compiled.sql_mode and compiled.limit is not None and table.num_rows > compiled.limit:
+            table = table.slice(0, compiled.limit)  # SQL mode honours the row limit too
         return compiled.name_columns(table)
 
     def close(self) -> None:

@@ -43,6 +43,7 @@ FIELD_NAME = re.compile(r"^([A-Za-z_]\w*)\.([A-Za-z_]\w*)(?:\[\s*(\w+)\s*\])?$")
 @dataclass(frozen=True, slots=True)
 class CompileOptions:
     max_rows: int | None = None  # a limit above this (or no limit) is refused; None: no cap
+    allow_raw_sql: bool = False  # may userEditedSQL run verbatim (rewriteSql: false)?
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,10 +331,21 @@ def compile_query(
     options = options or CompileOptions()
     clock = _local_now(now or datetime.now(UTC), timezone)
     topic = _topic(model, spec)
-    base = _base_view(model, spec, topic)
-    tree = topic_tree(model, topic) if topic else implicit_tree(model, base)
     grains = GrainContext(model.week_start_day, model.fiscal_month_offset, rules(dialect))
     attributes = user_attributes or {}
+    if spec.user_edited_sql.strip():
+        from sluice.compiler import sqlmode
+
+        _limit(spec, topic, options)  # the same row cap as semantic queries
+        if not spec.rewrite_sql:
+            return sqlmode.raw(model, spec, dialect, options)
+
+        def new_build(tree: JoinTree, base: str) -> _Build:
+            return _Build(model, tree, base, clock, grains, timezone, attributes)
+
+        return sqlmode.rewrite(model, spec, new_build, dialect)
+    base = _base_view(model, spec, topic)
+    tree = topic_tree(model, topic) if topic else implicit_tree(model, base)
     try:
         b = _Build(model, tree, base, clock, grains, timezone, attributes)
         return _compile(model, spec, dialect, options, topic, b)

@@ -57,12 +57,52 @@ class CompiledQuery:
     limit: int | None
     # The user attributes the SQL depends on (name -> value), for cache keys.
     user_attributes: tuple[tuple[str, str], ...] = ()
+    # SQL mode: columns are named by the statement; ``fields`` describes the bare references.
+    sql_mode: bool = False
 
     def name_columns(self, table: pa.Table) -> pa.Table:
         """Rename the SQL aliases to the requested field names (zero-copy)."""
-        if table.num_columns != len(self.fields):
+        if self.sql_mode or table.num_columns != len(self.fields):
             return table
         return table.rename_columns([f.field_name for f in self.fields])
 
-    def summary_fields(self) -> dict[str, dict[str, Any]]:
-        return {f.field_name: f.summary() for f in self.fields}
+    def summary_fields(self, table: pa.Table | None = None) -> dict[str, dict[str, Any]]:
+        """``summary.fields``; with the result ``table``, also its columns no field describes
+        (SQL mode), typed from the Arrow schema."""
+        out = {f.field_name: f.summary() for f in self.fields}
+        if table is not None:
+            for column in table.schema:
+                if column.name not in out:
+                    out[column.name] = column_summary(column)
+        return out
+
+
+def column_summary(column: pa.Field) -> dict[str, Any]:
+    """``summary.fields`` entry for a result column that no model field describes."""
+    t = column.type
+    if pa.types.is_boolean(t):
+        data_type = "BOOLEAN"
+    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        data_type = "NUMBER"
+    elif pa.types.is_timestamp(t):
+        data_type = "TIMESTAMP"
+    elif pa.types.is_date(t):
+        data_type = "DATE"
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        data_type = "STRING"
+    elif pa.types.is_list(t) or pa.types.is_large_list(t):
+        data_type = "ARRAY"
+    else:
+        data_type = "UNKNOWN"
+    return {
+        "field_name": column.name,
+        "fully_qualified_name": column.name,
+        "view_name": None,
+        "label": column.name,
+        "data_type": data_type,
+        "is_dimension": data_type != "NUMBER",
+        "aggregate_type": None,
+        "format": None,
+        "hidden": False,
+        "description": None,
+    }
