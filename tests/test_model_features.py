@@ -16,28 +16,16 @@ from sluice.model import SemanticModel, load_model
 from sluice.project import derived_lookup, schema_lookup
 from tests.conftest import DEMO_MODEL, Runner
 
+# The demo model defines median_sale_price, p90_sale_price, statuses, items_in_orders and
+# users.median_age; the tests add what it lacks.
 EXTRA_ORDER_ITEMS = """
-  median_sale_price:
-    sql: ${sale_price}
-    aggregate_type: median
-  p90_sale_price:
-    sql: ${sale_price}
-    aggregate_type: percentile
-    percentile: 90
-  statuses:
-    sql: ${status}
-    aggregate_type: list
-  items_in_orders:
-    sql: ${orders.num_of_item}
-    aggregate_type: sum_distinct_on
-    custom_primary_key_sql: ${order_id}
   average_items_per_order:
     sql: ${orders.num_of_item}
     aggregate_type: average_distinct_on
     custom_primary_key_sql: ${order_id}
 """
 EXTRA_USER_DIMENSIONS = """
-  age_bin:
+  adult_bin:
     sql: ${age}
     bin_boundaries: [21, 65]
   source_group:
@@ -55,9 +43,9 @@ EXTRA_USER_DIMENSIONS = """
         name: Owned
 """
 EXTRA_USER_MEASURES = """
-  median_age:
+  max_age:
     sql: ${age}
-    aggregate_type: median
+    aggregate_type: max
 """
 FILES = {
     "spenders.view.yaml": """
@@ -177,8 +165,8 @@ def test_sum_and_average_distinct_on_count_each_key_once(run: Runner) -> None:
 
 def test_bins_and_groups(run: Runner) -> None:
     got = run.run({"join_paths_from_topic_name": "users",
-                   "fields": ["users.age_bin", "users.source_group", "users.source_group_no_else", "users.count"],
-                   "sorts": [{"column_name": "users.age_bin"}, {"column_name": "users.source_group"},
+                   "fields": ["users.adult_bin", "users.source_group", "users.source_group_no_else", "users.count"],
+                   "sorts": [{"column_name": "users.adult_bin"}, {"column_name": "users.source_group"},
                              {"column_name": "users.source_group_no_else"}], "limit": None})  # fmt: skip
     want = run.sql("""
         SELECT CASE WHEN age IS NULL THEN NULL WHEN age < 21 THEN '< 21'
@@ -281,5 +269,8 @@ def test_bad_bins_and_groups_are_located(tmp_path: Path) -> None:
         load_model(folder)
     text = str(info.value)
     line = next(n for n, t in enumerate(users.read_text().splitlines(), 1) if "[65, 21]" in t)
-    assert f"users.view.yaml:{line}: error: `users.b`: bin_boundaries must be ascending numbers" in text
+    assert (
+        f"users.view.yaml:{line}: error: `users.b`: bin_boundaries must be ascending numbers"
+        in text
+    )
     assert "`users.g`: each group needs `name` and `filter`" in text

@@ -70,6 +70,7 @@ class DialectRules:
     convert_tz: Build = _at_time_zone  # (timestamp, tz name)
     percentile: Build | None = _percentile_cont  # (value, fraction in [0, 1])
     list_agg: Build | None = None  # distinct values as text, sorted, ", "-separated
+    week_unit: str = "WEEK"  # the truncation unit whose weeks start on Monday
 
     def need(self, rule: Build | None, feature: str) -> Build:
         if rule is None:
@@ -188,6 +189,7 @@ RULES: dict[str, DialectRules] = {
             month_name=_bigquery_name("%B"),
             convert_tz=_bigquery_tz,
             list_agg=None,
+            week_unit="ISOWEEK",  # BigQuery's WEEK starts on Sunday
         ),
     )
 }

@@ -43,8 +43,11 @@ def _date_trunc(x: exp.Expr, unit: str) -> exp.Expr:
 
 
 def _day_unit(unit: str) -> Callable[[exp.Expr, GrainContext], exp.Expr]:
+    """Truncate as a timestamp (every engine's DATE_TRUNC/TIMESTAMP_TRUNC accepts one), then
+    keep the date."""
+
     def build(x: exp.Expr, _: GrainContext) -> exp.Expr:
-        return exp.cast(_date_trunc(x, unit), exp.DataType.Type.DATE)
+        return exp.cast(exp.TimestampTrunc(this=x, unit=exp.var(unit)), exp.DataType.Type.DATE)
 
     return build
 
@@ -63,9 +66,11 @@ def _days(n: int) -> exp.Expr:
 def _week(x: exp.Expr, ctx: GrainContext) -> exp.Expr:
     """SQL engines truncate to Monday; other week starts shift into Monday and back."""
     shift = (7 - WEEK_DAYS.index(ctx.week_start)) % 7  # days that move the start onto Monday
+    unit = exp.var(ctx.rules.week_unit)
     if shift == 0:
-        return exp.cast(_date_trunc(x, "WEEK"), exp.DataType.Type.DATE)
-    monday = exp.cast(_date_trunc(exp.Add(this=x, expression=_days(shift)), "WEEK"), "DATE")
+        return exp.cast(exp.TimestampTrunc(this=x, unit=unit), exp.DataType.Type.DATE)
+    moved = exp.Add(this=x, expression=_days(shift))
+    monday = exp.cast(exp.TimestampTrunc(this=moved, unit=unit), "DATE")
     return exp.cast(exp.Sub(this=monday, expression=_days(shift)), exp.DataType.Type.DATE)
 
 

@@ -1,0 +1,1 @@
+-- UNSUPPORTED: aggregate_type list (`order_items.statuses`) is not supported on bigquery

@@ -1,0 +1,1 @@
+-- UNSUPPORTED: aggregate_type percentile (`order_items.p90_sale_price`) is not supported on trino

@@ -1,0 +1,1 @@
+-- UNSUPPORTED: aggregate_type median (`users.median_age`) is not supported on trino

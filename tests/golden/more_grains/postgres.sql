@@ -1,0 +1,35 @@
+SELECT
+  DATE_TRUNC('MINUTE', order_items.created_at) AS order_items_created_at_minute,
+  EXTRACT(MONTH FROM order_items.created_at) AS order_items_created_at_month_num,
+  EXTRACT(QUARTER FROM order_items.created_at) AS order_items_created_at_quarter_of_year,
+  EXTRACT(WEEK FROM order_items.created_at) AS order_items_created_at_week_of_year,
+  (
+    EXTRACT(ISODOW FROM order_items.created_at) + 6
+  ) % 7 AS order_items_created_at_day_of_week_num,
+  EXTRACT(DAY FROM order_items.created_at) AS order_items_created_at_day_of_month,
+  EXTRACT(DOY FROM order_items.created_at) AS order_items_created_at_day_of_year,
+  CAST(EXTRACT(epoch FROM CAST(CAST(order_items.created_at AS DATE) AS TIMESTAMP) - CAST(CAST(DATE_TRUNC('QUARTER', order_items.created_at) AS DATE) AS TIMESTAMP)) / 86400 AS BIGINT) + 1 AS order_items_created_at_day_of_quarter,
+  EXTRACT(HOUR FROM order_items.created_at) AS order_items_created_at_hour_of_day,
+  EXTRACT(YEAR FROM order_items.created_at) AS order_items_created_at_fiscal_year,
+  CAST(EXTRACT(YEAR FROM order_items.created_at) AS VARCHAR) || '-Q' || CAST(EXTRACT(QUARTER FROM order_items.created_at) AS VARCHAR) AS order_items_created_at_fiscal_quarter,
+  DATE_PART('epoch', order_items.created_at) AS order_items_created_at_epoch,
+  TO_CHAR(order_items.created_at, 'HH24:MI') AS order_items_created_at_time_of_day,
+  COUNT(*) AS order_items_count
+FROM order_items AS order_items
+GROUP BY
+  1,
+  2,
+  3,
+  4,
+  5,
+  6,
+  7,
+  8,
+  9,
+  10,
+  11,
+  12,
+  13
+ORDER BY
+  order_items_created_at_minute DESC NULLS LAST
+LIMIT 5
