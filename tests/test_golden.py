@@ -122,25 +122,7 @@ CASES: dict[str, dict[str, Any]] = {
     },
     "more_grains": {
         "join_paths_from_topic_name": "order_items",
-        "fields": [
-            f"order_items.created_at[{g}]"
-            for g in (
-                "minute",
-                "month_num",
-                "quarter_of_year",
-                "week_of_year",
-                "day_of_week_num",
-                "day_of_month",
-                "day_of_year",
-                "day_of_quarter",
-                "hour_of_day",
-                "fiscal_year",
-                "fiscal_quarter",
-                "epoch",
-                "time_of_day",
-            )
-        ]  # fmt: skip
-        + ["order_items.count"],
+        "fields": [f"order_items.created_at[{g}]" for g in MORE_GRAINS] + ["order_items.count"],
         "limit": 5,
     },
     "fan_out_deduped": {
