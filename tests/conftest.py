@@ -74,3 +74,20 @@ class Runner:
 @pytest.fixture(scope="session")
 def runner(demo_model: SemanticModel, duck: DuckDBEngine) -> Runner:
     return Runner(demo_model, duck)
+
+
+@pytest.fixture(scope="session")
+def demo_project(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A whole project (config, model, DuckDB engine) over the session's demo warehouse."""
+    from sluice.config import load_config
+    from sluice.project import Project
+
+    folder = tmp_path_factory.mktemp("project")
+    (folder / "sluice.yaml").write_text(
+        f"connections:\n  warehouse: {{engine: duckdb, database: '{demo_db}'}}\n"
+        f"models:\n  ecommerce: {{connection: warehouse, path: '{DEMO_MODEL}', id: {MODEL_ID}}}\n"
+        "users:\n  - {id: ana, email: ana@example.com, attributes: {region: [California, Texas]}}\n"
+        "  - {id: raw, email: raw@example.com, allow_raw_sql: true}\n"
+    )
+    with Project.open(load_config(folder / "sluice.yaml", env={})) as project:
+        yield project

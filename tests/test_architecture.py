@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "sluice"
-PURE = ("model", "query", "compiler")
+PURE = ("model", "query", "compiler", "postquery")
 FORBIDDEN = ("sluice.engines", "sluice.api", "sluice.jobs", "sluice.cache", "sluice.auth",
              "sluice.results", "sluice.project", "sluice.cli", "sluice.config",
              "duckdb", "pyarrow.csv", "fastapi", "starlette", "uvicorn", "sqlite3", "redis",

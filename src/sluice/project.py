@@ -13,15 +13,38 @@ from typing import Any
 
 import pyarrow as pa
 
+from sluice import postquery
 from sluice.compiler import CompileOptions, compile_query
-from sluice.compiler.types import CompiledQuery
+from sluice.compiler.types import CompiledQuery, PostSpec
 from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
 from sluice.engines.base import CancelToken, Engine
 from sluice.engines.duckdb import DuckDBEngine, arrow_type_to_data_type
-from sluice.errors import ConfigError, NotFound
+from sluice.errors import ConfigError, NotFound, PlanError
 from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
 from sluice.query import parse_query
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    table: pa.Table
+    fields: dict[str, dict[str, Any]]  # summary.fields, one per column of ``table``
+    invalid_calculations: dict[str, str]
+
+
+def post_plan(post: PostSpec) -> postquery.PostPlan:
+    return postquery.PostPlan(
+        fields=post.fields,
+        dimensions=post.dimensions,
+        measures=post.measures,
+        pivots=post.pivots,
+        column_limit=post.column_limit,
+        column_totals=post.column_totals,
+        row_totals=post.row_totals,
+        fill=tuple(postquery.FillSpec(f.field, f.grain, f.start, f.end) for f in post.fill),
+        calculations=post.calculations,
+        sort_descending=dict(post.sort_descending),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +142,31 @@ class Project:
             user_attributes=dict(user.attributes) if user else {},
             options=options,
         )
+
+    def run(
+        self, model_id: str, compiled: CompiledQuery, cancel: CancelToken | None = None
+    ) -> QueryResult:
+        """Run a compiled query, its totals queries and its post-query work (pivots, totals,
+        fill, calculations); ``fields`` describes exactly the final table's columns."""
+        table = self.execute(model_id, compiled, cancel)
+        summary = compiled.summary_fields(table if compiled.sql_mode else None)
+        post = compiled.post
+        if post is None:
+            return QueryResult(table, summary, {})
+        totals = {kind: self.execute(model_id, query, cancel) for kind, query in post.totals}
+        metas = {f.field_name: f for f in compiled.fields}
+        placed = postquery.Totals(totals.get("column"), totals.get("row"), totals.get("grand"))
+        try:
+            done = postquery.finish(table, post_plan(post), metas, placed)
+        except ValueError as exc:  # the fill guard: too many rows to fill
+            raise PlanError(str(exc)) from None
+        fields: dict[str, dict[str, Any]] = {}
+        for name in done.table.column_names:
+            if name in summary:
+                fields[name] = summary[name]
+            elif name in done.fields:
+                fields[name] = dict(done.fields[name])
+        return QueryResult(done.table, fields, dict(done.invalid_calculations))
 
     def execute(
         self, model_id: str, compiled: CompiledQuery, cancel: CancelToken | None = None

@@ -9,10 +9,11 @@ render SQL for the dialect.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,13 +24,14 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 
+from sluice.compiler import dates
 from sluice.compiler.conditions import _ATOMIC, FilterContext, condition
 from sluice.compiler.dialects import rules
 from sluice.compiler.grains import GRAINS, GrainContext, apply_grain
 from sluice.compiler.joins import JoinTree, implicit_tree, topic_tree
-from sluice.compiler.types import CompiledQuery, FieldMeta
+from sluice.compiler.types import CompiledQuery, FieldMeta, FillRange, PostSpec
 from sluice.errors import PlanError, Unsupported, did_you_mean
-from sluice.model.filters import Filter, UserAttributeFilter
+from sluice.model.filters import DateFilter, Filter, UserAttributeFilter
 from sluice.model.loader import GRAINS as KNOWN_GRAINS
 from sluice.model.sql import Template, parse_template, placeholder_index
 from sluice.model.types import Dimension, Measure, SemanticModel, Topic, View
@@ -340,19 +342,34 @@ def compile_query(
         if not spec.rewrite_sql:
             return sqlmode.raw(model, spec, dialect, options)
 
-        def new_build(tree: JoinTree, base: str) -> _Build:
-            return _Build(model, tree, base, clock, grains, timezone, attributes)
+        def new_build(tree: JoinTree, base: str, distinct: frozenset[str]) -> _Build:
+            return _Build(model, tree, base, clock, grains, timezone, attributes, distinct)
 
         return sqlmode.rewrite(model, spec, new_build, dialect)
     base = _base_view(model, spec, topic)
     tree = topic_tree(model, topic) if topic else implicit_tree(model, base)
     try:
         b = _Build(model, tree, base, clock, grains, timezone, attributes)
-        return _compile(model, spec, dialect, options, topic, b)
+        compiled = _compile(model, spec, dialect, options, topic, b)
     except _Recount:
         # A count of the base view is fanned out by a join: count distinct primary keys.
         b = _Build(model, tree, base, clock, grains, timezone, attributes, frozenset({base}))
-        return _compile(model, spec, dialect, options, topic, b)
+        compiled = _compile(model, spec, dialect, options, topic, b)
+    if not (spec.pivots or spec.column_totals or spec.row_totals or spec.fill_fields
+            or spec.calculations):  # fmt: skip
+        return compiled
+
+    def again(**changes: Any) -> CompiledQuery:
+        """The same query with other fields and no post-query work: a totals query."""
+        totals_spec = dataclasses.replace(
+            spec, pivots=(), column_totals=False, row_totals=False, fill_fields=(),
+            calculations=(), sorts=(), limit=None, limit_given=True, offset=0, **changes,
+        )  # fmt: skip
+        return compile_query(model, totals_spec, dialect=dialect, now=now, timezone=timezone,
+                             user_attributes=user_attributes,
+                             options=dataclasses.replace(options, max_rows=None))  # fmt: skip
+
+    return dataclasses.replace(compiled, post=_post(compiled, spec, b, again))
 
 
 class _Recount(Exception):
@@ -416,6 +433,64 @@ def _compile(
             (name, str(b.user_attributes.get(name))) for name in sorted(b.used_attributes)
         ),
     )
+
+
+def _post(
+    compiled: CompiledQuery, spec: QuerySpec, b: _Build, again: Callable[..., CompiledQuery]
+) -> PostSpec:
+    """Describe the work after the SQL: pivots, totals (as extra queries), fill, calculations."""
+    selected = {f.field_name for f in compiled.fields}
+    dims = tuple(f.field_name for f in compiled.fields if f.is_dimension)
+    measures = tuple(f.field_name for f in compiled.fields if not f.is_dimension)
+    pivots = tuple(p for p in spec.pivots if p in dims)
+    others = tuple(d for d in dims if d not in pivots)
+    totals: list[tuple[str, CompiledQuery]] = []
+    if measures and (spec.column_totals or (spec.row_totals and pivots)):
+        if spec.column_totals and pivots:
+            totals.append(("column", again(fields=pivots + measures)))
+        if spec.row_totals and pivots and others:
+            totals.append(("row", again(fields=others + measures)))
+        totals.append(("grand", again(fields=measures)))
+    calc_names = {str(c.get("calc_name")) for c in spec.calculations}
+    sorts = spec.sorts or _default_sort(list(compiled.fields))
+    return PostSpec(
+        fields=tuple(f for f in spec.fields if f in selected or f in calc_names),
+        dimensions=dims,
+        measures=measures,
+        pivots=pivots,
+        column_limit=spec.column_limit,
+        column_totals=spec.column_totals,
+        row_totals=spec.row_totals,
+        fill=tuple(_fill_ranges(spec, b, dims)),
+        calculations=spec.calculations,
+        sort_descending={s.column_name: s.descending for s in sorts},
+        totals=tuple(totals),
+    )
+
+
+FILL_GRAINS = ("date", "week", "month", "quarter", "year")
+
+
+def _fill_ranges(spec: QuerySpec, b: _Build, dims: tuple[str, ...]) -> list[FillRange]:
+    """Each fill field's range: from the query's date filter on the field, when it has one."""
+    out = []
+    for name in spec.fill_fields:
+        ref = parse_field_name(name)
+        if name not in dims or ref is None or ref.grain not in FILL_GRAINS:
+            continue  # only date grains can be filled
+        start = end = None
+        for fname, f in spec.filters:
+            if fname in (name, f"{ref.view}.{ref.name}") and isinstance(f, DateFilter):
+                if f.is_negative:
+                    continue
+                try:
+                    low, high = dates.resolve(f, b.now, b.week_start, b.grains.fiscal_month_offset)
+                except dates.DateLiteralError:
+                    continue  # reported when the filter itself compiled
+                start = low.date() if low else None
+                end = high.date() if high else None
+        out.append(FillRange(name, ref.grain, start, end))
+    return out
 
 
 def field_meta(model: SemanticModel, name: str) -> FieldMeta:
@@ -525,7 +600,10 @@ def _resolve_fields(
     selected: list[tuple[FieldRef, Dimension | Measure]] = []
     missing: list[str] = []
     seen: set[str] = set()
+    calc_names = {str(c.get("calc_name")) for c in spec.calculations}
     for name in spec.fields:
+        if name in calc_names:
+            continue  # a table calculation's column, computed after the query
         ref = parse_field_name(name)
         target = lookup(model, ref) if ref else None
         ok = (

@@ -21,6 +21,7 @@ from sluice.compiler.compiler import (
     _Build,
     _check_fan_out,
     _join,
+    _Recount,
     _table,
     field_meta_for,
     lookup,
@@ -32,7 +33,7 @@ from sluice.model.sql import Ref, TemplateError, parse_template, placeholder_ind
 from sluice.model.types import Dimension, Measure, SemanticModel
 from sluice.query.spec import QuerySpec
 
-NewBuild = Callable[[JoinTree, str], _Build]
+NewBuild = Callable[[JoinTree, str, frozenset[str]], _Build]  # (tree, base, distinct counts)
 
 
 def raw(
@@ -66,15 +67,38 @@ def rewrite(
         template = parse_template(text, model.dialect)
     except TemplateError as exc:
         raise PlanError(f"userEditedSQL: {exc}") from None
-    root = template.expr.copy()
-    if not isinstance(root, exp.Query):
+    if not isinstance(template.expr, exp.Query):
         raise PlanError("userEditedSQL must be one SELECT statement")
     refs = template.refs
-    relation = _relation(model, spec, root, refs)
+    relation = _relation(model, spec, template.expr, refs)
     topic = model.topics.get(relation)
     base = topic.base_view if topic else relation
     tree = topic_tree(model, topic) if topic else implicit_tree(model, base)
-    b = new_build(tree, base)
+    try:
+        b = new_build(tree, base, frozenset())
+        resolved, metas = _resolve(model, template.expr.copy(), refs, b, relation)
+    except _Recount:  # a plain count of the base view is fanned out: count distinct keys
+        b = new_build(tree, base, frozenset({base}))
+        resolved, metas = _resolve(model, template.expr.copy(), refs, b, relation)
+    return CompiledQuery(
+        sql=resolved.sql(dialect=dialect, pretty=True),
+        dialect=dialect,
+        fields=metas,
+        missing_fields=(),
+        model_version=model.version,
+        base_view=base,
+        topic=topic.name if topic else None,
+        limit=spec.limit,
+        sql_mode=True,
+    )
+
+
+def _resolve(
+    model: SemanticModel, root: exp.Expr, refs: tuple[Ref, ...], b: _Build, relation: str
+) -> tuple[exp.Expr, tuple[FieldMeta, ...]]:
+    """Substitute the references and join the views they use; the resolved statement and the
+    metadata of its bare-field columns."""
+    tree, base = b.tree, b.base
 
     named = _name_bare_fields(root, refs, model)  # before substitution: which items are bare
 
@@ -114,17 +138,7 @@ def rewrite(
         joins = [_join(b, v) for v in joined[1:]]
         select.set("joins", joins + list(select.args.get("joins") or []))
     metas = tuple(field_meta_for(model, ref, target, ref.requested) for ref, target in named)
-    return CompiledQuery(
-        sql=resolved.sql(dialect=dialect, pretty=True),
-        dialect=dialect,
-        fields=metas,
-        missing_fields=(),
-        model_version=model.version,
-        base_view=base,
-        topic=topic.name if topic else None,
-        limit=spec.limit,
-        sql_mode=True,
-    )
+    return resolved, metas
 
 
 def _target(model: SemanticModel, ref: Ref) -> Dimension | Measure:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -46,6 +48,36 @@ class FieldMeta:
 
 
 @dataclass(frozen=True, slots=True)
+class FillRange:
+    """A ``fill_fields`` entry: the date grain to fill and the range the query's filter gives."""
+
+    field: str
+    grain: str
+    start: date | None
+    end: date | None  # exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class PostSpec:
+    """What runs after the SQL: pivots, totals, fill, table calculations (``sluice.postquery``).
+
+    ``totals`` are extra compiled queries, so totals of averages and distinct counts are
+    computed by the warehouse, never re-aggregated from rows."""
+
+    fields: tuple[str, ...]  # output order as requested, calc names included
+    dimensions: tuple[str, ...]
+    measures: tuple[str, ...]
+    pivots: tuple[str, ...] = ()
+    column_limit: int = 50
+    column_totals: bool = False
+    row_totals: bool = False
+    fill: tuple[FillRange, ...] = ()
+    calculations: tuple[Mapping[str, Any], ...] = ()
+    sort_descending: Mapping[str, bool] = field(default_factory=dict)
+    totals: tuple[tuple[str, CompiledQuery], ...] = ()  # ("column" | "row" | "grand", query)
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledQuery:
     sql: str
     dialect: str
@@ -59,6 +91,7 @@ class CompiledQuery:
     user_attributes: tuple[tuple[str, str], ...] = ()
     # SQL mode: columns are named by the statement; ``fields`` describes the bare references.
     sql_mode: bool = False
+    post: PostSpec | None = None  # work after the SQL (pivots, totals, fill, calculations)
 
     def name_columns(self, table: pa.Table) -> pa.Table:
         """Rename the SQL aliases to the requested field names (zero-copy)."""
