@@ -580,7 +580,7 @@ def _base_view(model: SemanticModel, spec: QuerySpec, topic: Topic | None) -> st
     raise PlanError("the query names no topic, no table and no known field")
 
 
-def _in_topic(topic: Topic | None, ref: FieldRef) -> bool:
+def in_topic(topic: Topic | None, ref: FieldRef) -> bool:
     """Does the topic's field curation (``view.*``, ``-view.field``) admit this field?"""
     if topic is None or not topic.fields:
         return True
@@ -610,7 +610,7 @@ def _resolve_fields(
             ref is not None
             and target is not None
             and ref.view in tree
-            and _in_topic(topic, ref)
+            and in_topic(topic, ref)
             and _grain_ok(ref, target)
         )
         if not ok or name in seen:

@@ -1,0 +1,69 @@
+"""``whoami``, ``models``, ``topic`` list and detail, ``view`` list (contract §10)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sluice.api import catalog
+from sluice.api.envelope import is_uuid
+from sluice.api.errors import endpoint
+from sluice.api.state import services
+from sluice.errors import BadRequest, NotFound
+from sluice.model.types import SemanticModel
+
+
+@endpoint
+async def whoami(request: Request) -> Response:
+    svc = services(request)
+    principal = await svc.principal(request)
+    raw = request.query_params.get("modelId") or ""
+    model_ids = [m.strip().lower() for m in raw.split(",") if m.strip()]
+    body = catalog.whoami(
+        svc.config,
+        key_scope=principal.key_scope,
+        organization_id=principal.organization_id,
+        user=principal.user,
+        model_ids=model_ids,
+    )
+    return JSONResponse(body)
+
+
+@endpoint
+async def list_models(request: Request) -> Response:
+    svc = services(request)
+    await svc.principal(request)
+    params = request.query_params
+    for key in params:
+        if len(params.getlist(key)) > 1:
+            raise BadRequest(f"query parameter {key!r} was given more than once")
+    model_id = params.get("modelId")
+    if model_id is not None and not is_uuid(model_id):
+        raise BadRequest(f"modelId must be a UUID; got {model_id!r}")
+    page = catalog.models_page(svc.config, dict(params), timestamps=svc.model_timestamps)
+    return JSONResponse(page)
+
+
+@endpoint
+async def list_topics(request: Request) -> Response:
+    return JSONResponse(catalog.topic_list(await _model(request)))
+
+
+@endpoint
+async def get_topic(request: Request) -> Response:
+    model = await _model(request)
+    return JSONResponse(catalog.topic_detail(model, request.path_params["topicName"]))
+
+
+@endpoint
+async def list_views(request: Request) -> Response:
+    return JSONResponse(catalog.view_list(await _model(request)))
+
+
+async def _model(request: Request) -> SemanticModel:
+    svc = services(request)
+    await svc.principal(request)
+    model_id = str(request.path_params["modelId"]).lower()
+    if not is_uuid(model_id):
+        raise NotFound(f"Model {request.path_params['modelId']} not found")
+    return svc.project.model(model_id).semantic

@@ -1,0 +1,168 @@
+"""The run request body (contract §3): validated here, before any job exists.
+
+Each rule answers 400 ``{"detail": ..., "status": 400}`` with a message that names the key.
+Unknown keys inside ``query`` are ignored (the query parser reads what it knows).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sluice.errors import BadRequest
+
+CACHE_POLICIES = ("Standard", "SkipRequery", "SkipCache", "SkipCacheAndRebuildExtracts")
+RESULT_TYPES = ("csv", "json", "xlsx")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnvelope:
+    query: Mapping[str, Any]
+    model_id: str  # lower-case canonical UUID
+    cache: str
+    plan_only: bool
+    timezone: str | None
+    body_user_id: object  # the legacy body ``userId``, None when absent
+
+
+def is_uuid(value: object) -> bool:
+    return isinstance(value, str) and _UUID.match(value) is not None
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object")
+    return body
+
+
+def parse_run_body(raw: bytes) -> RunEnvelope:
+    body = parse_json_object(raw)
+    query = body.get("query")
+    if query is None:
+        raise BadRequest("query is required")
+    if not isinstance(query, dict):
+        raise BadRequest("query must be an object")
+    _check_query(query)
+
+    cache = body.get("cache", None)
+    if cache is None:
+        cache = "SkipRequery"
+    if cache not in CACHE_POLICIES:
+        raise BadRequest(f"cache must be one of {', '.join(CACHE_POLICIES)}; got {cache!r}")
+    plan_only = _optional_bool(body, "planOnly")
+    format_results = _optional_bool(body, "formatResults")
+    result_type = body.get("resultType")
+    if result_type is not None and result_type not in RESULT_TYPES:
+        raise BadRequest(
+            f"resultType must be one of {', '.join(RESULT_TYPES)}; got {result_type!r}"
+        )
+    if plan_only and result_type is not None:
+        raise BadRequest("planOnly and resultType cannot both be provided")
+    if format_results is not None and result_type is None:
+        raise BadRequest("formatResults cannot be provided without resultType")
+    if query.get("limit", 1000) is None and _non_empty(query.get("pivots")) and result_type is None:
+        raise BadRequest(
+            "Unlimited limit (null) cannot be used with pivoted queries unless resultType is set"
+        )
+    if result_type is not None:
+        raise BadRequest(
+            f"resultType is not supported yet ({result_type!r}); omit it to get the NDJSON "
+            "response with an Arrow result"
+        )
+    _check_branch(body.get("branchId"))
+    return RunEnvelope(
+        query=query,
+        model_id=str(query["modelId"]).lower(),
+        cache=cache,
+        plan_only=bool(plan_only),
+        timezone=_timezone(body.get("timezone")),
+        body_user_id=body.get("userId"),
+    )
+
+
+def _check_query(query: Mapping[str, Any]) -> None:
+    if "modelId" not in query or query["modelId"] is None:
+        raise BadRequest("query.modelId is required")
+    if not is_uuid(query["modelId"]):
+        raise BadRequest(f"query.modelId must be a UUID; got {query['modelId']!r}")
+    fields = query.get("fields", [])
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise BadRequest("query.fields must be an array of strings")
+    limit = query.get("limit", 1000)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise BadRequest(f"query.limit must be a positive integer or null; got {limit!r}")
+    if "branchId" in query:
+        raise BadRequest("branchId must be given at the top level of the request, not inside query")
+
+
+def _check_branch(branch_id: object) -> None:
+    if branch_id is None:
+        return
+    if not is_uuid(branch_id):
+        raise BadRequest(f"branchId must be a UUID; got {branch_id!r}")
+    raise BadRequest(
+        "branchId is not supported: sluice serves each model from its folder and has no branches"
+    )
+
+
+def _optional_bool(body: Mapping[str, Any], key: str) -> bool | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest(f"{key} must be a boolean; got {value!r}")
+    return value
+
+
+def _non_empty(value: object) -> bool:
+    return isinstance(value, list | dict) and len(value) > 0
+
+
+def _timezone(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+        else:
+            return value
+    raise BadRequest(
+        f"timezone must be an IANA time zone name such as America/New_York; got {value!r}"
+    )
+
+
+def parse_job_ids(values: list[str], *, max_ids: int = 1000) -> list[str]:
+    """``job_ids`` as a JSON array (the SDK) or comma-separated (``job_ids``/``jobIds``, CLI)."""
+    ids: list[str] = []
+    for value in values:
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, list) or not all(isinstance(i, str) for i in parsed):
+                raise BadRequest(
+                    "job_ids must be a JSON array of strings or a comma-separated list"
+                )
+            ids.extend(i.strip() for i in parsed)
+        else:
+            ids.extend(part.strip() for part in text.split(","))
+    unique = list(dict.fromkeys(i for i in ids if i))
+    if not unique:
+        raise BadRequest(
+            'job_ids is required: a JSON array (job_ids=["..."]) or a comma-separated list '
+            "(job_ids=a,b or jobIds=a,b)"
+        )
+    if len(unique) > max_ids:
+        raise BadRequest(f"at most {max_ids} job ids can be waited on at once; got {len(unique)}")
+    return unique

@@ -1,0 +1,302 @@
+"""The OpenAPI 3.1 document served at ``/openapi.json``, written as data.
+
+Hand-written rather than generated: the run and wait responses are NDJSON streams and the error
+bodies follow Omni's envelopes, neither of which a model-driven generator describes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sluice.api.envelope import CACHE_POLICIES, RESULT_TYPES
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_JSON = "application/json"
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    text = {
+        400: "Invalid request (body, parameters or Authorization header)",
+        403: "Invalid bearer token, or a personal token naming another user",
+        404: "Unknown model, topic or user",
+        429: "Rate limited (see Retry-After)",
+        500: "Internal error (the body carries a request id)",
+    }
+    out = {
+        str(s): {"description": text[s], "content": {_JSON: {"schema": _ERROR}}} for s in statuses
+    }
+    out["403"] = {
+        "description": text[403],
+        "content": {
+            _JSON: {"schema": {"oneOf": [{"$ref": "#/components/schemas/TokenError"}, _ERROR]}}
+        },
+    }
+    return out
+
+
+def _get(
+    summary: str, schema: str, params: list[dict[str, Any]], errors: tuple[int, ...]
+) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": params,
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {_JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+                },
+                **_errors(*errors),
+            },
+        }
+    }
+
+
+def _param(
+    name: str,
+    where: str,
+    description: str,
+    schema: dict[str, Any] | None = None,
+    required: bool = False,
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "required": required,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+_MODEL_ID = _param("modelId", "path", "Model UUID", {"type": "string", "format": "uuid"}, True)
+_NDJSON = {
+    "description": (
+        "NDJSON: header {jobs_submitted} (run only), one line per finished job, then the footer "
+        '{remaining_job_ids, timed_out: "true"|"false"} (a string).'
+    ),
+    "content": {"text/ndjson": {"schema": {"type": "string"}}},
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["detail", "status"],
+        "properties": {
+            "detail": {"type": "string"},
+            "status": {"type": "integer"},
+            "request_id": {"type": "string"},
+        },
+    },
+    "TokenError": {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+            }
+        },
+    },
+    "Query": {
+        "type": "object",
+        "required": ["modelId"],
+        "additionalProperties": True,
+        "properties": {
+            "modelId": {"type": "string", "format": "uuid"},
+            "table": {"type": "string"},
+            "join_paths_from_topic_name": {"type": "string"},
+            "fields": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "view.field or view.field[grain]",
+            },
+            "filters": {"type": "object", "additionalProperties": True},
+            "sorts": {"type": "array", "items": {"type": "object"}},
+            "limit": {"type": ["integer", "null"], "minimum": 1, "default": 1000},
+            "offset": {"type": "integer", "minimum": 0},
+            "pivots": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "RunRequest": {
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+            "query": {"$ref": "#/components/schemas/Query"},
+            "userId": {
+                "type": "string",
+                "description": "Legacy place for impersonation; prefer ?userId=",
+            },
+            "cache": {"type": "string", "enum": list(CACHE_POLICIES), "default": "SkipRequery"},
+            "resultType": {
+                "type": "string",
+                "enum": list(RESULT_TYPES),
+                "description": "Not supported yet (400)",
+            },
+            "formatResults": {"type": "boolean"},
+            "planOnly": {"type": "boolean"},
+            "branchId": {"type": "string", "format": "uuid", "description": "Not supported (400)"},
+            "timezone": {"type": "string", "description": "IANA time zone name"},
+        },
+    },
+    "Field": {
+        "type": "object",
+        "properties": {
+            "field_name": {"type": "string"},
+            "fully_qualified_name": {"type": "string"},
+            "view_name": {"type": "string"},
+            "label": {"type": "string"},
+            "data_type": {
+                "type": "string",
+                "enum": [
+                    "NUMBER",
+                    "STRING",
+                    "TIMESTAMP",
+                    "DATE",
+                    "BOOLEAN",
+                    "ARRAY",
+                    "JSON",
+                    "INTERVAL",
+                    "UNKNOWN",
+                ],
+            },
+            "is_dimension": {"type": "boolean"},
+            "aggregate_type": {"type": ["string", "null"]},
+            "format": {"type": ["object", "null"], "properties": {"value": {"type": "string"}}},
+            "hidden": {"type": "boolean"},
+            "description": {"type": ["string", "null"]},
+        },
+    },
+    "Whoami": {
+        "type": "object",
+        "properties": {
+            "user": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": ["string", "null"]},
+                    "membershipId": {"type": ["string", "null"]},
+                },
+            },
+            "keyScope": {"type": "string", "enum": ["user", "organization"]},
+            "orgRole": {"type": "string"},
+            "rolesByModel": {"type": "object", "additionalProperties": {"type": "object"}},
+        },
+    },
+    "ModelPage": {
+        "type": "object",
+        "properties": {
+            "pageInfo": {
+                "type": "object",
+                "properties": {
+                    "hasNextPage": {"type": "boolean"},
+                    "nextCursor": {"type": ["string", "null"]},
+                    "pageSize": {"type": "integer"},
+                    "totalRecords": {"type": "integer"},
+                },
+            },
+            "records": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "TopicList": {
+        "type": "object",
+        "properties": {
+            "success": {"type": "boolean"},
+            "topics": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "TopicDetail": {
+        "type": "object",
+        "properties": {"success": {"type": "boolean"}, "topic": {"type": "object"}},
+    },
+    "ViewList": {
+        "type": "object",
+        "properties": {
+            "success": {"type": "boolean"},
+            "views": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+}
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    run = {
+        "post": {
+            "summary": "Run a semantic query as a job; held for the run window",
+            "parameters": [_param("userId", "query", "Run as this user (organization keys)")],
+            "requestBody": {
+                "required": True,
+                "content": {_JSON: {"schema": {"$ref": "#/components/schemas/RunRequest"}}},
+            },
+            "responses": {"200": _NDJSON, **_errors(400, 403, 404, 429, 500)},
+        }
+    }
+    wait = {
+        "get": {
+            "summary": "Wait for jobs; held for the wait window, re-delivers finished jobs",
+            "parameters": [
+                _param("job_ids", "query", 'JSON array (["a","b"]) or comma-separated job ids'),
+                _param("jobIds", "query", "Comma-separated job ids"),
+            ],
+            "responses": {"200": _NDJSON, **_errors(400, 403, 429, 500)},
+        }
+    }
+    models = _get(
+        "List models (cursor pagination)",
+        "ModelPage",
+        [
+            _param(
+                "pageSize",
+                "query",
+                "1..100, default 20",
+                {"type": "integer", "minimum": 1, "maximum": 100},
+            ),
+            _param("cursor", "query", "nextCursor of the previous page"),
+            _param("name", "query", "Exact name, case-insensitive"),
+            _param("modelId", "query", "Model UUID", {"type": "string", "format": "uuid"}),
+            _param("connectionId", "query", "Connection id"),
+            _param("baseModelId", "query", "Base model id"),
+            _param("modelKind", "query", "Model kind (sluice models are SHARED)"),
+        ],
+        (400, 403, 429),
+    )
+    paths: dict[str, Any] = {}
+    for prefix in ("/api/v1", "/api/unstable"):
+        paths[f"{prefix}/query/run"] = run
+        paths[f"{prefix}/query/wait"] = wait
+    paths["/api/v1/whoami"] = _get(
+        "Who the token is and its roles per model",
+        "Whoami",
+        [_param("modelId", "query", "Comma-separated model ids to report on")],
+        (400, 403, 429),
+    )
+    paths["/api/v1/models"] = models
+    paths["/api/v1/models/{modelId}/topic"] = _get(
+        "Topics of a model", "TopicList", [_MODEL_ID], (400, 403, 404, 429)
+    )
+    paths["/api/v1/models/{modelId}/topic/{topicName}"] = _get(
+        "One topic with its views, typed fields and relationships",
+        "TopicDetail",
+        [_MODEL_ID, _param("topicName", "path", "Topic name", required=True)],
+        (400, 403, 404, 429),
+    )
+    paths["/api/v1/models/{modelId}/view"] = _get(
+        "Every view with field names and kinds", "ViewList", [_MODEL_ID], (400, 403, 404, 429)
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "sluice: Omni-compatible semantic query API",
+            "version": version,
+            "description": "Speaks Omni's query API; see the wire contract in the sluice docs.",
+        },
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Organization API key or personal access token",
+                }
+            },
+            "schemas": _SCHEMAS,
+        },
+        "paths": paths,
+    }

@@ -1,0 +1,31 @@
+"""What the app's lifespan owns, reachable from every handler as ``services(request)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from sluice.auth.principal import Authenticator, Principal
+from sluice.config import Config
+from sluice.jobs.service import JobService
+from sluice.project import Project
+
+
+@dataclass
+class Services:
+    config: Config
+    project: Project
+    jobs: JobService
+    auth: Authenticator
+    model_timestamps: dict[str, str] = field(default_factory=dict)
+
+    async def principal(self, request: Request) -> Principal:
+        return await self.auth.authenticate(request.headers.get("authorization"))
+
+
+def services(request: Request) -> Services:
+    found: Services | None = getattr(request.app.state, "sluice", None)
+    if found is None:
+        raise RuntimeError("the sluice app has not started (its lifespan did not run)")
+    return found

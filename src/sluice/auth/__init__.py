@@ -1,0 +1,1 @@
+"""Authentication: organization keys, personal tokens, users, impersonation, rate limits."""

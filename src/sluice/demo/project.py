@@ -1,0 +1,69 @@
+"""The demo project folder that ``sluice demo`` runs: sluice.yaml, the demo model, the data.
+
+::
+
+    sluice-demo/
+      sluice.yaml              written on every run (copy the folder to make it your own)
+      models/ecommerce/        a copy of the packaged demo model (kept once written)
+      data/ecommerce_s1.duckdb the generated warehouse, one file per scale
+      .sluice/                 job store, result files and API key hashes
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+MODEL_NAME = "ecommerce"
+DEMO_USER_ID = "7d1f4c3a-5b2e-4e8f-9a61-0c2d3e4f5a6b"
+PACKAGED_MODEL = Path(__file__).parent / "model"
+
+_CONFIG = """\
+# Written by `sluice demo` (rewritten on every run). To make the project your own, copy this
+# folder and run `sluice serve --config sluice.yaml`.
+connections:
+  warehouse: {{engine: duckdb, database: {database}}}
+models:
+  {model}: {{connection: warehouse, path: models/{model}}}
+server:
+  state_dir: .sluice
+  rate_limit_per_minute: 0
+users:
+  - id: {user_id}
+    email: ada@example.com
+    name: Ada (demo analyst)
+"""
+
+
+def data_file(directory: Path, scale: float) -> Path:
+    return directory / "data" / f"ecommerce_s{scale:g}.duckdb"
+
+
+def ensure_demo_data(
+    directory: Path,
+    scale: float,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[Path, bool]:
+    """The demo DuckDB file for ``scale``, generated when missing. Returns (path, generated)."""
+    path = data_file(directory, scale)
+    if path.is_file():
+        return path, False
+    from sluice.demo.data import generate_demo_data
+
+    generate_demo_data(path, scale, progress=progress)
+    return path, True
+
+
+def write_demo_project(directory: Path, scale: float) -> Path:
+    """Write ``sluice.yaml`` (and the model copy, when missing); returns the config path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model_dir = directory / "models" / MODEL_NAME
+    if not model_dir.is_dir():
+        shutil.copytree(PACKAGED_MODEL, model_dir, ignore=shutil.ignore_patterns("__pycache__"))
+    database = data_file(directory, scale).relative_to(directory)
+    config = directory / "sluice.yaml"
+    config.write_text(
+        _CONFIG.format(database=database.as_posix(), model=MODEL_NAME, user_id=DEMO_USER_ID)
+    )
+    return config

@@ -1,0 +1,177 @@
+"""The job store: job records in SQLite (``state_dir/sluice.db``), results beside them.
+
+A result (the Arrow IPC stream) up to ``inline_max`` bytes is kept in the job's row; a larger one
+is a file, ``state_dir/results/<job_id>.arrows``, a plain Arrow IPC stream any tool can read.
+Either way a finished job survives a restart. Every method blocks and is thread-safe; the
+service calls them from worker threads or its store thread, never from the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from sluice.jobs.record import JobRecord
+from sluice.jobs.sqlite import db_path, open_db
+from sluice.jobs.state import TERMINAL, JobEvent
+
+RESTARTED_MESSAGE = (
+    "The server stopped while this job was running, so it has no result; run the query again."
+)
+INLINE_MAX = 256 * 1024
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    record TEXT NOT NULL,
+    result BLOB,          -- the IPC stream of a small result
+    result_file INTEGER   -- 1: the result is results/<id>.arrows
+);
+CREATE INDEX IF NOT EXISTS jobs_finished_at ON jobs (finished_at);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredJob:
+    record: JobRecord
+    result: bytes | None  # the IPC stream of a COMPLETE job (None if its file went missing)
+
+
+class JobStore:
+    def __init__(self, state_dir: Path, *, inline_max: int = INLINE_MAX) -> None:
+        self.results_dir = state_dir / "results"
+        self.results_dir.mkdir(parents=True, exist_ok=True)
+        self.inline_max = inline_max
+        self._conn = open_db(db_path(state_dir))
+        self._conn.executescript(_SCHEMA)
+        self._migrate()
+        self._lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        """Add the columns a store written by an earlier version lacks."""
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(jobs)")}
+        for column, kind in (("result", "BLOB"), ("result_file", "INTEGER")):
+            if column not in have:
+                self._conn.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+
+    def result_path(self, job_id: str) -> Path:
+        return self.results_dir / f"{job_id}.arrows"
+
+    def insert(self, record: JobRecord) -> None:
+        """Record a new job. Never overwrites: a ``save`` of the same id wins, even if earlier."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO jobs VALUES (?, ?, ?, ?, ?, ?, NULL, 0)", _row(record)
+            )
+
+    def save(self, record: JobRecord, result: pa.Buffer | bytes | None = None) -> None:
+        """Store the record and, for a COMPLETE job, its result (a file first when large)."""
+        self.write_batch([(record, result)])
+
+    def write_batch(self, items: Sequence[tuple[JobRecord, pa.Buffer | bytes | None]]) -> None:
+        """Write several jobs in one transaction: a terminal record replaces its row, a running
+        one is only inserted (it never overwrites a row that is already terminal)."""
+        rows = [self._row_with_result(record, result) for record, result in items]
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                for record, row in zip((r for r, _ in items), rows, strict=True):
+                    verb = "INSERT OR REPLACE" if record.is_terminal else "INSERT OR IGNORE"
+                    self._conn.execute(f"{verb} INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _row_with_result(
+        self, record: JobRecord, result: pa.Buffer | bytes | None
+    ) -> tuple[object, ...]:
+        inline: bytes | None = None
+        in_file = 0
+        if result is not None:
+            view = memoryview(result)
+            if view.nbytes <= self.inline_max:
+                inline = bytes(view)
+            else:
+                path = self.result_path(record.id)
+                tmp = path.with_suffix(".tmp")
+                with open(tmp, "wb") as out:
+                    out.write(view)
+                os.replace(tmp, path)
+                in_file = 1
+        return (*_row(record), inline, in_file)
+
+    def get(self, job_id: str) -> StoredJob | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT record, result, result_file FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        record = JobRecord.from_json(row[0])
+        result: bytes | None = row[1]
+        if row[2]:
+            try:
+                result = self.result_path(job_id).read_bytes()
+            except OSError:
+                result = None
+        return StoredJob(record, result)
+
+    def recover(self, now: float) -> int:
+        """Fail every job a previous process left unfinished; returns how many."""
+        terminal = tuple(s.value for s in TERMINAL)
+        marks = ",".join("?" * len(terminal))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT record FROM jobs WHERE status NOT IN ({marks})", terminal
+            ).fetchall()
+        for (text,) in rows:
+            record = JobRecord.from_json(text).advance(
+                JobEvent.FAIL, finished_at=now, error_type="KILL", error_message=RESTARTED_MESSAGE
+            )
+            self.save(record)
+        return len(rows)
+
+    def purge(self, finished_before: float) -> int:
+        """Delete jobs (and result files) that finished before ``finished_before``."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, result_file FROM jobs"
+                " WHERE finished_at IS NOT NULL AND finished_at < ?",
+                (finished_before,),
+            ).fetchall()
+        self._delete(rows)
+        return len(rows)
+
+    def _delete(self, rows: Iterable[tuple[str, int]]) -> None:
+        for job_id, in_file in rows:
+            if in_file:
+                with contextlib.suppress(FileNotFoundError):
+                    self.result_path(job_id).unlink()
+            with self._lock:
+                self._conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _row(record: JobRecord) -> tuple[str, str, str, float, float | None, str]:
+    return (
+        record.id,
+        record.organization_id,
+        record.status.value,
+        record.created_at,
+        record.finished_at,
+        record.to_json(),
+    )

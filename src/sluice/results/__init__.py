@@ -1,0 +1,1 @@
+"""Result encodings: Arrow IPC stream + base64 for the NDJSON path (CSV, JSON, XLSX later)."""
