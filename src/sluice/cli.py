@@ -176,7 +176,14 @@ def _register_server_commands() -> None:
     server_cli.register(app)
 
 
+def _register_load_demo() -> None:
+    from sluice.demo.load import register_load_demo
+
+    register_load_demo(app)
+
+
 _register_server_commands()
+_register_load_demo()
 
 
 def main() -> None:

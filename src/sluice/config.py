@@ -19,7 +19,7 @@ from ruamel.yaml.error import YAMLError
 
 from sluice.errors import ConfigError, did_you_mean
 
-ENGINES = ("duckdb",)
+ENGINES = ("duckdb", "postgres", "spark", "trino")
 MODEL_NAMESPACE = uuid.UUID("6f1c0c5e-2a4b-4d0e-9a55-51c3e0d1a7b2")
 
 
@@ -36,6 +36,26 @@ class ConnectionConfig:
     read_only: bool = True
     threads: int | None = None
     id: str = ""
+    # postgres, spark, trino: where the warehouse is, as a URL (postgresql://host:5432/db,
+    # sc://host:15002, http://host:8080) or as host/port; `password_env` names the environment
+    # variable holding the password (default SLUICE_CONNECTION_<NAME>_PASSWORD), never the file.
+    url: str | None = None
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    dbname: str | None = None  # postgres: the database
+    catalog: str | None = None  # trino: the catalog
+    schema: str | None = None  # where unqualified tables are looked up
+    password_env: str | None = None
+    pool_size: int = 4  # postgres: pooled connections (and so statements at once)
+    max_concurrency: int = 4  # spark, trino: statements in flight at once
+    statement_timeout_s: float = 0.0  # the warehouse cancels a statement after this; 0: none
+
+    def password(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The connection's password, read from the environment only."""
+        env = os.environ if env is None else env
+        name = "".join(c if c.isalnum() else "_" for c in self.name.upper())
+        return env.get(self.password_env or f"SLUICE_CONNECTION_{name}_PASSWORD") or None
 
 
 @dataclass(frozen=True, slots=True)

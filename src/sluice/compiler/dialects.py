@@ -57,6 +57,16 @@ def _percentile_cont(x: exp.Expr, fraction: float) -> exp.Expr:
     return _within_group("PERCENTILE_CONT", x, fraction)
 
 
+def _timestamp_trunc(x: exp.Expr, unit: str) -> exp.Expr:
+    return exp.TimestampTrunc(this=x, unit=exp.var(unit))
+
+
+def _spark_timestamp_trunc(x: exp.Expr, unit: str) -> exp.Expr:
+    """Spark's DATE_TRUNC returns TIMESTAMP (with local time zone) even for TIMESTAMP_NTZ."""
+    ntz = exp.DataType.build("TIMESTAMP_NTZ", dialect="spark")
+    return exp.cast(exp.TimestampTrunc(this=x, unit=exp.var(unit)), ntz)
+
+
 _DAY_NAME = _strftime("%A")
 _MONTH_NAME = _strftime("%B")
 
@@ -71,6 +81,7 @@ class DialectRules:
     percentile: Build | None = _percentile_cont  # (value, fraction in [0, 1])
     list_agg: Build | None = None  # distinct values as text, sorted, ", "-separated
     week_unit: str = "WEEK"  # the truncation unit whose weeks start on Monday
+    time_trunc: Build = _timestamp_trunc  # (timestamp, unit): truncated, still wall-clock time
 
     def need(self, rule: Build | None, feature: str) -> Build:
         if rule is None:
@@ -165,6 +176,7 @@ RULES: dict[str, DialectRules] = {
             day_name=_spark_name("EEEE"),
             month_name=_spark_name("MMMM"),
             convert_tz=_spark_tz,
+            time_trunc=_spark_timestamp_trunc,
             percentile=_spark_percentile,
             list_agg=_spark_list,
         ),

@@ -53,8 +53,8 @@ def _day_unit(unit: str) -> Callable[[exp.Expr, GrainContext], exp.Expr]:
 
 
 def _time_unit(unit: str) -> Callable[[exp.Expr, GrainContext], exp.Expr]:
-    def build(x: exp.Expr, _: GrainContext) -> exp.Expr:
-        return exp.TimestampTrunc(this=x, unit=exp.var(unit))
+    def build(x: exp.Expr, ctx: GrainContext) -> exp.Expr:
+        return ctx.rules.time_trunc(x, unit)
 
     return build
 

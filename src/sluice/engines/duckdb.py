@@ -82,7 +82,10 @@ class DuckDBEngine:
 
     def column_types(self, table: str, schema: str | None = None) -> dict[str, str]:
         cur = self._cursor()
-        rel = cur.table(f"{schema}.{table}" if schema else table)
+        try:
+            rel = cur.table(f"{schema}.{table}" if schema else table)
+        except duckdb.Error as exc:
+            raise QueryError(str(exc)) from None
         return {name: _duck_type(str(t)) for name, t in zip(rel.columns, rel.types, strict=True)}
 
     def query_types(self, sql: str) -> dict[str, str]:

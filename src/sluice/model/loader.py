@@ -17,6 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
+from sqlglot.dialects.dialect import Dialect
 
 from sluice.errors import ModelError, ModelIssue, did_you_mean
 from sluice.model.filters import Filter, FilterSyntaxError, parse_yaml_filter, to_decimal
@@ -183,6 +184,7 @@ MODEL_KEYS = frozenset(
         "fiscal_month_offset",
         "week_start_day",
         "default_timeframes",
+        "dialect",
         "name",
         "connection",
         "cache_policies",
@@ -246,6 +248,8 @@ def check_model(
         return None, state.issues
     files, digest = _read_files(root, state)
     settings = _model_settings(files.get("model"), state)
+    # The dialect the model's SQL is written in; the compiler transpiles it for each warehouse.
+    state.dialect = str(settings.get("dialect") or dialect).lower()
     views: dict[str, View] = {}
     for file in files["views"]:
         view_name = _stem(file.path)
@@ -270,7 +274,7 @@ def check_model(
         views=views,
         relationships=tuple(relationships),
         topics=topics,
-        dialect=dialect,
+        dialect=state.dialect,
         fiscal_month_offset=int(settings.get("fiscal_month_offset", 0)),
         week_start_day=str(settings.get("week_start_day", "monday")).lower(),
         version=digest,
@@ -366,6 +370,16 @@ def _model_settings(file: _File | None, state: _State) -> Mapping[str, Any]:
         return {}
     spec = _mapping(file.data, Loc(file.path, 1), "the model file", state)
     _unknown_keys(spec, MODEL_KEYS, file.path, "model", state)
+    if "dialect" in spec:
+        try:
+            Dialect.get_or_raise(str(spec["dialect"]).lower())
+        except ValueError:
+            state.error(
+                Loc(file.path, _line(spec, "dialect")),
+                f"unknown SQL dialect `{spec['dialect']}` (sqlglot's names: duckdb, postgres, "
+                "spark, trino, snowflake, bigquery, ...)",
+            )
+            spec = {k: v for k, v in spec.items() if k != "dialect"}
     offset = spec.get("fiscal_month_offset", 0)
     if not isinstance(offset, int) or not 0 <= offset <= 11:
         state.error(

@@ -182,7 +182,7 @@ class SemanticModel:
     views: Mapping[str, View]
     relationships: tuple[Relationship, ...]
     topics: Mapping[str, Topic]
-    dialect: str
+    dialect: str  # the dialect the model's SQL is written in (compiled SQL may target another)
     fiscal_month_offset: int
     week_start_day: str
     version: str

@@ -5,7 +5,7 @@ SELECT
   CAST(DATE_TRUNC('MONTH', order_items.created_at) AS DATE) AS order_items_created_at_month,
   CAST(DATE_TRUNC('QUARTER', order_items.created_at) AS DATE) AS order_items_created_at_quarter,
   CAST(DATE_TRUNC('YEAR', order_items.created_at) AS DATE) AS order_items_created_at_year,
-  DATE_TRUNC('HOUR', order_items.created_at) AS order_items_created_at_hour,
+  CAST(DATE_TRUNC('HOUR', order_items.created_at) AS TIMESTAMP_NTZ) AS order_items_created_at_hour,
   DATE_FORMAT(order_items.created_at, 'EEEE') AS order_items_created_at_day_of_week_name,
   DATE_FORMAT(order_items.created_at, 'MMMM') AS order_items_created_at_month_name,
   COUNT(*) AS order_items_count

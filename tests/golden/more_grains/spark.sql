@@ -1,5 +1,5 @@
 SELECT
-  DATE_TRUNC('MINUTE', order_items.created_at) AS order_items_created_at_minute,
+  CAST(DATE_TRUNC('MINUTE', order_items.created_at) AS TIMESTAMP_NTZ) AS order_items_created_at_minute,
   EXTRACT(MONTH FROM order_items.created_at) AS order_items_created_at_month_num,
   EXTRACT(QUARTER FROM order_items.created_at) AS order_items_created_at_quarter_of_year,
   EXTRACT(WEEK FROM order_items.created_at) AS order_items_created_at_week_of_year,
