@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from sluice.compiler import CompiledQuery, compile_query
+from sluice.engines.base import Engine
 from sluice.engines.duckdb import DuckDBEngine
 from sluice.model import SemanticModel, load_model
 from sluice.project import schema_lookup
@@ -54,13 +55,14 @@ def demo_model(duck: DuckDBEngine) -> SemanticModel:
 class Runner:
     """Compile a query object against the demo model and run it on the demo warehouse."""
 
-    def __init__(self, model: SemanticModel, engine: DuckDBEngine) -> None:
+    def __init__(self, model: SemanticModel, engine: Engine) -> None:
         self.model = model
         self.engine = engine
 
     def compile(self, query: dict[str, Any], **kwargs: Any) -> CompiledQuery:
         body = {"modelId": MODEL_ID, **query}
         kwargs.setdefault("now", NOW)
+        kwargs.setdefault("dialect", self.engine.dialect)
         return compile_query(self.model, parse_query(body), **kwargs)
 
     def run(self, query: dict[str, Any], **kwargs: Any) -> pa.Table:
@@ -91,3 +93,38 @@ def demo_project(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     with Project.open(load_config(folder / "sluice.yaml", env={})) as project:
         yield project
+
+
+POSTGRES_URL = os.environ.get(
+    "SLUICE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """PostgreSQL for the tests: skipped locally when unreachable, a failure when CI=true."""
+    from sluice.engines.postgres import PostgresEngine
+    from sluice.errors import QueryError
+    from tests.engines.services import unavailable
+
+    try:
+        PostgresEngine(POSTGRES_URL, connect_timeout_s=5).close()
+    except QueryError as exc:
+        unavailable(f"PostgreSQL is not reachable: {exc}")
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url: str, demo_db: Path) -> Iterator[Any]:
+    """The session's demo warehouse, copied into a PostgreSQL schema of this run's own."""
+    from sluice.demo.load import load_demo_postgres
+    from sluice.engines.postgres import PostgresEngine, quote_ident
+    from tests.engines.services import PG_SCHEMA
+
+    load_demo_postgres(demo_db, postgres_url, PG_SCHEMA)
+    engine = PostgresEngine(postgres_url, schema=PG_SCHEMA, pool_size=4)
+    try:
+        yield engine
+    finally:
+        engine.execute(f"DROP SCHEMA IF EXISTS {quote_ident(PG_SCHEMA)} CASCADE")
+        engine.close()

@@ -20,37 +20,13 @@ import duckdb
 import pytest
 
 from sluice.demo.data import STEPS
-from sluice.engines.postgres import PostgresEngine, quote_ident
 from sluice.engines.spark import SparkEngine
 from sluice.engines.spark import quote_ident as quote_spark
 from sluice.errors import QueryError
-from tests.engines.services import PG_SCHEMA, SPARK_DB, SparkConnectServer, unavailable
+from tests.engines.services import SPARK_DB, SparkConnectServer, unavailable
 
-POSTGRES_URL = os.environ.get(
-    "SLUICE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    try:
-        PostgresEngine(POSTGRES_URL, connect_timeout_s=5).close()
-    except QueryError as exc:
-        unavailable(f"PostgreSQL is not reachable: {exc}")
-    return POSTGRES_URL
-
-
-@pytest.fixture(scope="session")
-def postgres_engine(postgres_url: str, demo_db: Path) -> Iterator[PostgresEngine]:
-    from sluice.demo.load import load_demo_postgres
-
-    load_demo_postgres(demo_db, postgres_url, PG_SCHEMA)
-    engine = PostgresEngine(postgres_url, schema=PG_SCHEMA, pool_size=4)
-    try:
-        yield engine
-    finally:
-        engine.execute(f"DROP SCHEMA IF EXISTS {quote_ident(PG_SCHEMA)} CASCADE")
-        engine.close()
+# postgres_url and postgres_engine (the demo warehouse copied into PostgreSQL) live in
+# tests/conftest.py: the oracle suite uses them too.
 
 
 @pytest.fixture(scope="session")

@@ -123,8 +123,9 @@ def _string(x: exp.Expr, f: StringFilter) -> exp.Expr:
             tests.append(exp.GT(this=pos, expression=exp.Literal.number(0)))
         elif f.kind == "STARTS_WITH":
             tests.append(exp.StartsWith(this=subject.copy(), expression=lit(v)))
-        elif f.kind == "ENDS_WITH":
-            tests.append(exp.EndsWith(this=subject.copy(), expression=lit(v)))
+        elif f.kind == "ENDS_WITH":  # RIGHT(x, LENGTH(v)) = v: PostgreSQL has no ENDS_WITH
+            tail = exp.Right(this=subject.copy(), expression=exp.Length(this=lit(v)))
+            tests.append(exp.EQ(this=tail, expression=lit(v)))
         else:  # SQL_LIKE: the value is a LIKE pattern on purpose
             tests.append(exp.Like(this=subject.copy(), expression=lit(v)))
     return tests[0] if len(tests) == 1 else exp.paren(exp.or_(*tests))
