@@ -15,10 +15,10 @@ import pyarrow as pa
 
 from sluice import postquery
 from sluice.compiler import CompileOptions, compile_query
-from sluice.compiler.types import CompiledQuery, PostSpec
+from sluice.compiler.types import CompiledQuery, PostSpec, arrow_data_type
 from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
 from sluice.engines.base import CancelToken, Engine
-from sluice.engines.duckdb import DuckDBEngine, arrow_type_to_data_type
+from sluice.engines.duckdb import DuckDBEngine
 from sluice.errors import ConfigError, NotFound, PlanError
 from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
@@ -209,6 +209,6 @@ def derived_lookup(engine: Engine) -> DerivedTypes:
             empty = engine.execute(f"SELECT * FROM ({sql}) AS derived LIMIT 0")
         except Exception:  # reported by model validation, with the view's file and line
             return None
-        return {f.name: arrow_type_to_data_type(f.type) for f in empty.schema}
+        return {f.name: arrow_data_type(f.type) for f in empty.schema}
 
     return lookup

@@ -110,23 +110,26 @@ class CompiledQuery:
         return out
 
 
+def arrow_data_type(t: pa.DataType) -> str:
+    """The sluice data type (``number``, ``string``, ...) of an Arrow type."""
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    if pa.types.is_timestamp(t):
+        return "timestamp"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return "array"
+    return "unknown"
+
+
 def column_summary(column: pa.Field) -> dict[str, Any]:
     """``summary.fields`` entry for a result column that no model field describes."""
-    t = column.type
-    if pa.types.is_boolean(t):
-        data_type = "BOOLEAN"
-    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        data_type = "NUMBER"
-    elif pa.types.is_timestamp(t):
-        data_type = "TIMESTAMP"
-    elif pa.types.is_date(t):
-        data_type = "DATE"
-    elif pa.types.is_string(t) or pa.types.is_large_string(t):
-        data_type = "STRING"
-    elif pa.types.is_list(t) or pa.types.is_large_list(t):
-        data_type = "ARRAY"
-    else:
-        data_type = "UNKNOWN"
+    data_type = arrow_data_type(column.type).upper()
     return {
         "field_name": column.name,
         "fully_qualified_name": column.name,

@@ -16,21 +16,6 @@ from sluice.engines.base import CancelToken
 from sluice.errors import Cancelled, QueryError
 
 
-def arrow_type_to_data_type(t: pa.DataType) -> str:
-    """Map an Arrow type to a sluice data type."""
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return "number"
-    if pa.types.is_timestamp(t):
-        return "timestamp"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return "string"
-    return "unknown"
-
-
 class DuckDBEngine:
     dialect = "duckdb"
 

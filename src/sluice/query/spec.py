@@ -51,7 +51,7 @@ def parse_query(body: Mapping[str, Any]) -> QuerySpec:
     if not isinstance(body, Mapping):
         raise BadRequest("query must be an object")
     model_id = body.get("modelId")
-    if not isinstance(model_id, str) or not _is_uuid(model_id):
+    if not isinstance(model_id, str) or not is_uuid(model_id):
         raise BadRequest("query.modelId must be a UUID")
     fields = body.get("fields", [])
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
@@ -126,7 +126,7 @@ def _totals(body: Mapping[str, Any], key: str) -> bool:
     raise BadRequest(f"query.{key} must be an object")
 
 
-def _is_uuid(value: str) -> bool:
+def is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
     except ValueError:
