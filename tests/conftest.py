@@ -128,3 +128,72 @@ def postgres_engine(postgres_url: str, demo_db: Path) -> Iterator[Any]:
     finally:
         engine.execute(f"DROP SCHEMA IF EXISTS {quote_ident(PG_SCHEMA)} CASCADE")
         engine.close()
+
+
+# -- Spark: a local Spark Connect server started for the session (tests/engines/services.py), or
+# SLUICE_TEST_SPARK_URL for a running one. The demo tables are written to Parquet by DuckDB and
+# registered as Spark tables over those files, in a database of this run's own.
+
+
+@pytest.fixture(scope="session")
+def spark_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("SLUICE_TEST_SPARK_URL")
+    if url:
+        yield url
+        return
+    from tests.engines.services import SparkConnectServer
+
+    timeout = float(os.environ.get("SLUICE_TEST_SPARK_START_TIMEOUT", "120"))
+    server = SparkConnectServer(tmp_path_factory.mktemp("spark"), timeout_s=timeout)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_parquet(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import duckdb
+
+    from sluice.demo.data import STEPS
+
+    folder = tmp_path_factory.mktemp("parquet")
+    files = {}
+    con = duckdb.connect(str(demo_db), read_only=True)
+    try:
+        for table in STEPS:
+            files[table] = folder / f"{table}.parquet"
+            con.execute(f"COPY {table} TO '{files[table]}' (FORMAT parquet)")
+    finally:
+        con.close()
+    return files
+
+
+@pytest.fixture(scope="session")
+def spark_engine(spark_url: str, demo_parquet: dict[str, Path]) -> Iterator[Any]:
+    """An engine whose current database holds the demo tables (Parquet-backed catalog tables)."""
+    from sluice.engines.spark import SparkEngine
+    from sluice.engines.spark import quote_ident as quote_spark
+    from sluice.errors import QueryError
+    from tests.engines.services import SPARK_DB, unavailable
+
+    try:
+        setup = SparkEngine(spark_url)
+    except QueryError as exc:
+        unavailable(f"Spark Connect is not reachable: {exc}")
+    db = quote_spark(SPARK_DB)
+    try:
+        setup.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+        for table, path in demo_parquet.items():
+            name = f"{db}.{quote_spark(table)}"
+            setup.execute(f"DROP TABLE IF EXISTS {name}")
+            setup.execute(f"CREATE TABLE {name} USING parquet LOCATION '{path}'")
+        engine = SparkEngine(spark_url, schema=SPARK_DB, max_concurrency=4)
+        try:
+            yield engine
+        finally:
+            engine.close()
+    finally:
+        setup.execute(f"DROP DATABASE IF EXISTS {db} CASCADE")
+        setup.close()

@@ -96,7 +96,49 @@ def soundness_postgres() -> Iterator[Engine]:
         engine.close()
 
 
-@pytest.fixture(scope="session", params=["duckdb", "postgres"])
+@pytest.fixture(scope="session")
+def soundness_spark(
+    spark_url: str, soundness_duckdb: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """The tiny tables on Spark: written to Parquet by DuckDB, registered as Spark tables."""
+    import duckdb
+
+    from sluice.engines.spark import SparkEngine
+    from sluice.engines.spark import quote_ident as q
+
+    folder = tmp_path_factory.mktemp("soundness_parquet")
+    db = f"sluice_soundness_{os.getpid()}"
+    with duckdb.connect() as conn:
+        for statement in statements():
+            conn.execute(statement)
+        for table in TABLE_NAMES:
+            conn.execute(f"COPY {table} TO '{folder / table}.parquet' (FORMAT parquet)")
+    try:
+        setup = SparkEngine(spark_url)
+    except QueryError as exc:
+        unavailable(f"Spark Connect is not reachable: {exc}")
+    try:
+        setup.execute(f"CREATE DATABASE IF NOT EXISTS {q(db)}")
+        for table in TABLE_NAMES:
+            setup.execute(
+                f"CREATE TABLE {q(db)}.{q(table)} USING parquet LOCATION '{folder / table}.parquet'"
+            )
+        engine = SparkEngine(spark_url, schema=db)
+        try:
+            yield engine
+        finally:
+            engine.close()
+    finally:
+        setup.execute(f"DROP DATABASE IF EXISTS {q(db)} CASCADE")
+        setup.close()
+
+
+TABLE_NAMES = ("customers", "orders", "order_lines", "tickets")
+
+
+@pytest.fixture(
+    scope="session", params=["duckdb", "postgres", pytest.param("spark", marks=pytest.mark.slow)]
+)
 def warehouse(request: pytest.FixtureRequest) -> Engine:
     """Each soundness case runs on every warehouse."""
     engine: Engine = request.getfixturevalue(f"soundness_{request.param}")

@@ -108,7 +108,14 @@ def _pg_name(pattern: str) -> Build:
 
 
 def _spark_tz(x: exp.Expr, tz: str) -> exp.Expr:
-    return _fn("FROM_UTC_TIMESTAMP", x, _str(tz))
+    """FROM_UTC_TIMESTAMP gives a TIMESTAMP with local time zone; keep the wall-clock time."""
+    ntz = exp.DataType.build("TIMESTAMP_NTZ", dialect="spark")
+    return exp.cast(_fn("FROM_UTC_TIMESTAMP", x, _str(tz)), ntz)
+
+
+def _spark_isodow(x: exp.Expr) -> exp.Expr:
+    """WEEKDAY is 0 for Monday; sqlglot's DAYOFWEEK-based formula puts Sunday at 2."""
+    return exp.Add(this=_fn("WEEKDAY", x), expression=exp.Literal.number(1))
 
 
 def _spark_name(pattern: str) -> Build:
@@ -172,7 +179,7 @@ RULES: dict[str, DialectRules] = {
         ),
         DialectRules(
             "spark",
-            iso_day_of_week=lambda x: exp.DayOfWeekIso(this=x),
+            iso_day_of_week=_spark_isodow,
             day_name=_spark_name("EEEE"),
             month_name=_spark_name("MMMM"),
             convert_tz=_spark_tz,

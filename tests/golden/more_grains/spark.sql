@@ -4,7 +4,7 @@ SELECT
   EXTRACT(QUARTER FROM order_items.created_at) AS order_items_created_at_quarter_of_year,
   EXTRACT(WEEK FROM order_items.created_at) AS order_items_created_at_week_of_year,
   (
-    ((DAYOFWEEK(order_items.created_at) % 7) + 1) + 6
+    WEEKDAY(order_items.created_at) + 1 + 6
   ) % 7 AS order_items_created_at_day_of_week_num,
   EXTRACT(DAY FROM order_items.created_at) AS order_items_created_at_day_of_month,
   EXTRACT(DOY FROM order_items.created_at) AS order_items_created_at_day_of_year,
