@@ -93,6 +93,11 @@ class ServerConfig:
     query_timeout_s: float = 300.0  # a job still running after this is cancelled; 0: no limit
     result_memory_mb: float = 256.0  # finished job lines kept in memory for /query/wait
     shutdown_grace_s: float = 10.0  # on shutdown, running jobs get this long to finish
+    # Results and the result cache (src/sluice/results, src/sluice/cache):
+    cache_ttl_s: float = 3600.0  # results stay fresh this long unless the topic's cache_policy says
+    cache_max_mb: float = 1024.0  # the result cache on disk (state_dir/cache), LRU; 0: no cache
+    cache_max_stale_s: float = 86400.0  # `Standard` may serve an expired result this much longer
+    max_result_mb: float = 512.0  # a larger result (Arrow IPC bytes) is a job error; 0: no limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ import contextlib
 import dataclasses
 import json
 import threading
-from collections.abc import Coroutine, Mapping
+import time
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,6 +94,19 @@ def create_keys(state_dir: Path) -> Keys:
     return Keys(org, other, alice, revoked, expired)
 
 
+class FakeClock:
+    """A clock tests move by hand (epoch seconds), for TTLs without sleeping."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class LoopThread:
     """An asyncio loop in a daemon thread; ``run`` executes a coroutine on it and waits."""
 
@@ -115,9 +129,9 @@ class ApiClient:
 
     keys: Keys
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, clock: Callable[[], float] | None = None) -> None:
         self.config = config
-        self.app = create_app(config)
+        self.app = create_app(config, clock=clock) if clock else create_app(config)
         self.lt = LoopThread()
         self._stack = contextlib.AsyncExitStack()
         try:
@@ -167,11 +181,13 @@ class ApiClient:
             self.lt.close()
 
 
-def open_api(folder: Path, database: Path, **server: Any) -> ApiClient:
+def open_api(
+    folder: Path, database: Path, *, clock: Callable[[], float] | None = None, **server: Any
+) -> ApiClient:
     """A project in ``folder`` (its own state dir and keys), started with server overrides."""
     config_path = write_project(folder, database)
     keys = create_keys(folder / "state")
-    client = ApiClient(with_server(load_config(config_path), **server))
+    client = ApiClient(with_server(load_config(config_path), **server), clock=clock)
     client.keys = keys
     return client
 

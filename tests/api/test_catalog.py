@@ -138,8 +138,12 @@ def test_openapi_document_describes_every_endpoint(api: ApiClient) -> None:
         "/api/v1/models/{modelId}/topic",
         "/api/v1/models/{modelId}/topic/{topicName}",
         "/api/v1/models/{modelId}/view",
+        "/api/v1/query/jobs/{jobId}",
     ):
         assert path in doc["paths"], path
+    assert "delete" in doc["paths"]["/api/v1/query/jobs/{jobId}"]
     run = doc["paths"]["/api/v1/query/run"]["post"]
     assert "text/ndjson" in run["responses"]["200"]["content"]
+    assert "text/csv" in run["responses"]["200"]["content"]
+    assert run["responses"]["408"]["content"]["application/json"]
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

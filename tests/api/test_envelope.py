@@ -57,7 +57,6 @@ BAD_BODIES: list[tuple[str, Any, str]] = [
         {"query": q(limit=None, pivots=["users.state"])},
         "Unlimited limit (null) cannot be used with pivoted queries",
     ),
-    ("resultType", {"query": OK_QUERY, "resultType": "csv"}, "resultType is not supported yet"),
     (
         "resultType unknown",
         {"query": OK_QUERY, "resultType": "parquet"},

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -22,10 +23,15 @@ from sluice.api.openapi import openapi_document
 from sluice.api.state import Services
 from sluice.auth.principal import Authenticator
 from sluice.auth.tokens import TokenStore
-from sluice.config import Config
-from sluice.jobs.service import JobService
+from sluice.cache import InvalidCachePolicy, LocalCacheStore, ResultCache, parse_ttl
+from sluice.compiler.types import CompiledQuery
+from sluice.config import Config, ServerConfig
+from sluice.errors import ConfigError
+from sluice.jobs.service import CacheScope, JobService, ScopeOf
 from sluice.jobs.store import JobStore
 from sluice.project import Project
+
+Clock = Callable[[], float]
 
 log = logging.getLogger("sluice.api")
 
@@ -37,12 +43,15 @@ def sluice_version() -> str:
         return "0+unknown"
 
 
-def create_app(config: Config) -> Starlette:
-    """The Omni-compatible query API for ``config``. Nothing opens until the lifespan starts."""
+def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
+    """The Omni-compatible query API for ``config``. Nothing opens until the lifespan starts.
+
+    ``clock`` (epoch seconds) is what jobs and the result cache read the time from; tests pass
+    one they can move forward."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with _services(config) as svc:
+        async with _services(config, clock) as svc:
             app.state.sluice = svc
             try:
                 yield
@@ -73,6 +82,9 @@ def create_app(config: Config) -> Starlette:
     for prefix in ("/api/v1", "/api/unstable"):
         routes.append(Route(f"{prefix}/query/run", query_routes.run_query, methods=["POST"]))
         routes.append(Route(f"{prefix}/query/wait", query_routes.wait_query, methods=["GET"]))
+        routes.append(
+            Route(f"{prefix}/query/jobs/{{jobId}}", query_routes.cancel_job, methods=["DELETE"])
+        )
     return Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -84,13 +96,15 @@ def create_app(config: Config) -> Starlette:
 
 
 @contextlib.asynccontextmanager
-async def _services(config: Config) -> AsyncIterator[Services]:
+async def _services(config: Config, clock: Clock) -> AsyncIterator[Services]:
     server = config.server
     project = await asyncio.to_thread(Project.open, config)
-    store = tokens = None
+    store = tokens = cache = None
     try:
+        check_cache_policies(project)
         store = JobStore(server.state_dir)
         tokens = TokenStore(server.state_dir)
+        cache = await asyncio.to_thread(open_result_cache, server, project, clock)
         jobs = JobService(
             project,
             store,
@@ -98,6 +112,10 @@ async def _services(config: Config) -> AsyncIterator[Services]:
             retention_s=server.result_retention_s,
             query_timeout_s=server.query_timeout_s,
             result_memory_bytes=int(server.result_memory_mb * (1 << 20)),
+            max_result_bytes=int(server.max_result_mb * (1 << 20)),
+            cache=cache,
+            scope=cache_scope(project, cache),
+            clock=clock,
         )
         auth = Authenticator(
             tokens, config.users, rate_limit_per_minute=server.rate_limit_per_minute
@@ -108,10 +126,60 @@ async def _services(config: Config) -> AsyncIterator[Services]:
         finally:
             await jobs.close(server.shutdown_grace_s)
     finally:
-        for closeable in (tokens, store):
+        for closeable in (tokens, store, cache):
             if closeable is not None:
                 closeable.close()
         project.close()
+
+
+def open_result_cache(server: ServerConfig, project: Project, clock: Clock) -> ResultCache | None:
+    """The result cache under ``state_dir/cache`` (None when ``cache_max_mb`` is 0), without
+    what earlier versions of the loaded models left in it."""
+    if server.cache_max_mb <= 0:
+        return None
+    store = LocalCacheStore(
+        server.state_dir / "cache", capacity_bytes=int(server.cache_max_mb * (1 << 20)), clock=clock
+    )
+    cache = ResultCache(
+        store, default_ttl_s=server.cache_ttl_s, max_stale_s=server.cache_max_stale_s, clock=clock
+    )
+    for model_id, loaded in project.models.items():
+        dropped = cache.invalidate_model(model_id, loaded.semantic.version)
+        if dropped:
+            log.info("model %s changed: dropped %d cached result(s)", loaded.config.name, dropped)
+    return cache
+
+
+def cache_scope(project: Project, cache: ResultCache | None) -> ScopeOf:
+    """Where a compiled query's results are cached: its connection, and its topic's TTL."""
+    connections = {
+        model_id: project.config.connections[loaded.config.connection].id
+        for model_id, loaded in project.models.items()
+    }
+
+    def scope(model_id: str, compiled: CompiledQuery) -> CacheScope:
+        if cache is None:
+            return CacheScope(connections[model_id], 0.0)
+        topics = project.model(model_id).semantic.topics
+        topic = topics.get(compiled.topic) if compiled.topic else None
+        return CacheScope(connections[model_id], cache.ttl(topic.cache_policy if topic else None))
+
+    return scope
+
+
+def check_cache_policies(project: Project) -> None:
+    """Every topic's ``cache_policy`` must parse (a typo would silently cache for the default)."""
+    problems = []
+    for loaded in project.models.values():
+        for topic in loaded.semantic.topics.values():
+            if topic.cache_policy is None:
+                continue
+            try:
+                parse_ttl(topic.cache_policy)
+            except InvalidCachePolicy as exc:
+                problems.append(f"model {loaded.config.name}, topic {topic.name}: {exc}")
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 def _model_timestamps(config: Config) -> dict[str, str]:

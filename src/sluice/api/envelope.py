@@ -28,6 +28,8 @@ class RunEnvelope:
     plan_only: bool
     timezone: str | None
     body_user_id: object  # the legacy body ``userId``, None when absent
+    result_type: str | None = None  # csv | json | xlsx: one document instead of NDJSON
+    format_results: bool = False
 
 
 def is_uuid(value: object) -> bool:
@@ -73,11 +75,6 @@ def parse_run_body(raw: bytes) -> RunEnvelope:
         raise BadRequest(
             "Unlimited limit (null) cannot be used with pivoted queries unless resultType is set"
         )
-    if result_type is not None:
-        raise BadRequest(
-            f"resultType is not supported yet ({result_type!r}); omit it to get the NDJSON "
-            "response with an Arrow result"
-        )
     _check_branch(body.get("branchId"))
     return RunEnvelope(
         query=query,
@@ -86,6 +83,8 @@ def parse_run_body(raw: bytes) -> RunEnvelope:
         plan_only=bool(plan_only),
         timezone=_timezone(body.get("timezone")),
         body_user_id=body.get("userId"),
+        result_type=result_type,
+        format_results=bool(format_results),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from sluice.jobs.lines import dumps
 
@@ -27,6 +28,30 @@ def footer_line(remaining: list[str]) -> bytes:
     return dumps({"remaining_job_ids": remaining, "timed_out": timed_out}) + b"\n"
 
 
+class NdjsonResponse(Response):
+    """The lines sent as they are, one body message each: a job line can be megabytes of
+    base64, and joining the lines first would copy all of it once more."""
+
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self.lines = list(lines)
+        super().__init__(b"", status_code=200)
+        # Exactly ``text/ndjson``: Starlette would append "; charset=utf-8" to a text/* type.
+        length = sum(len(line) for line in self.lines)
+        self.raw_headers = [
+            (b"content-type", MEDIA_TYPE.encode()),
+            (b"content-length", str(length).encode()),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        last = len(self.lines) - 1
+        for i, line in enumerate(self.lines):
+            await send({"type": "http.response.body", "body": line, "more_body": i < last})
+        if last < 0:
+            await send({"type": "http.response.body", "body": b""})
+
+
 def ndjson_response(lines: Iterable[bytes]) -> Response:
-    # Exactly ``text/ndjson``: Starlette would append "; charset=utf-8" to a text/* media type.
-    return Response(b"".join(lines), status_code=200, headers={"content-type": MEDIA_TYPE})
+    return NdjsonResponse(lines)

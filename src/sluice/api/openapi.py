@@ -12,19 +12,24 @@ from sluice.api.envelope import CACHE_POLICIES, RESULT_TYPES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _JSON = "application/json"
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {
         400: "Invalid request (body, parameters or Authorization header)",
         403: "Invalid bearer token, or a personal token naming another user",
-        404: "Unknown model, topic or user",
+        404: "Unknown model, topic, user or job",
+        408: "resultType: the job did not finish inside the run window",
         429: "Rate limited (see Retry-After)",
         500: "Internal error (the body carries a request id)",
     }
     out = {
         str(s): {"description": text[s], "content": {_JSON: {"schema": _ERROR}}} for s in statuses
     }
+    if 408 in statuses:
+        timed_out = {"$ref": "#/components/schemas/TimedOut"}
+        out["408"] = {"description": text[408], "content": {_JSON: {"schema": timed_out}}}
     out["403"] = {
         "description": text[403],
         "content": {
@@ -69,13 +74,12 @@ def _param(
 
 
 _MODEL_ID = _param("modelId", "path", "Model UUID", {"type": "string", "format": "uuid"}, True)
-_NDJSON = {
-    "description": (
-        "NDJSON: header {jobs_submitted} (run only), one line per finished job, then the footer "
-        '{remaining_job_ids, timed_out: "true"|"false"} (a string).'
-    ),
-    "content": {"text/ndjson": {"schema": {"type": "string"}}},
-}
+_NDJSON_TEXT = (
+    "NDJSON: header {jobs_submitted} (run only), one line per finished job, then the footer "
+    '{remaining_job_ids, timed_out: "true"|"false"} (a string).'
+)
+_NDJSON_CONTENT: dict[str, Any] = {"text/ndjson": {"schema": {"type": "string"}}}
+_NDJSON = {"description": _NDJSON_TEXT, "content": _NDJSON_CONTENT}
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -125,16 +129,52 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "Legacy place for impersonation; prefer ?userId=",
             },
-            "cache": {"type": "string", "enum": list(CACHE_POLICIES), "default": "SkipRequery"},
+            "cache": {
+                "type": "string",
+                "enum": list(CACHE_POLICIES),
+                "default": "SkipRequery",
+                "description": (
+                    "SkipRequery: a fresh cached result answers, else run. Standard: a cached "
+                    "result answers even when stale (cache_type EXACT_STALE) and is refreshed in "
+                    "the background. SkipCache, SkipCacheAndRebuildExtracts: always run, and "
+                    "cache the result."
+                ),
+            },
             "resultType": {
                 "type": "string",
                 "enum": list(RESULT_TYPES),
-                "description": "Not supported yet (400)",
+                "description": (
+                    "Answer with one document instead of NDJSON: csv (text/csv), json (an array "
+                    "of rows keyed by field label) or xlsx (a workbook)"
+                ),
             },
-            "formatResults": {"type": "boolean"},
+            "formatResults": {
+                "type": "boolean",
+                "description": "With resultType: apply the fields' formats (usdcurrency_2, ...)",
+            },
             "planOnly": {"type": "boolean"},
             "branchId": {"type": "string", "format": "uuid", "description": "Not supported (400)"},
             "timezone": {"type": "string", "description": "IANA time zone name"},
+        },
+    },
+    "TimedOut": {
+        "type": "object",
+        "required": ["detail", "remaining_job_ids", "timed_out"],
+        "properties": {
+            "detail": {"type": "string", "const": "Query timed out"},
+            "remaining_job_ids": {"type": "array", "items": {"type": "string"}},
+            "timed_out": {"type": "boolean", "description": "A boolean here (NDJSON: a string)"},
+        },
+    },
+    "JobLine": {
+        "type": "object",
+        "required": ["job_id", "status"],
+        "additionalProperties": True,
+        "properties": {
+            "job_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["COMPLETE", "PLANNED", "ERROR"]},
+            "error_type": {"type": "string"},
+            "error_message": {"type": "string"},
         },
     },
     "Field": {
@@ -225,7 +265,37 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "required": True,
                 "content": {_JSON: {"schema": {"$ref": "#/components/schemas/RunRequest"}}},
             },
-            "responses": {"200": _NDJSON, **_errors(400, 403, 404, 429, 500)},
+            "responses": {
+                "200": {
+                    "description": (
+                        _NDJSON_TEXT + " With resultType: the document (CSV, JSON "
+                        "array of rows keyed by field label, or an XLSX workbook)."
+                    ),
+                    "content": {
+                        **_NDJSON_CONTENT,
+                        "text/csv": {"schema": {"type": "string"}},
+                        _JSON: {"schema": {"type": "array", "items": {"type": "object"}}},
+                        _XLSX: {"schema": {"type": "string", "format": "binary"}},
+                    },
+                },
+                **_errors(400, 403, 404, 408, 429, 500),
+            },
+        }
+    }
+    cancel = {
+        "delete": {
+            "summary": (
+                "Cancel a job (sluice extension): the warehouse statement is interrupted and the "
+                "job ends ERROR with error_type KILL; a finished job is left as it is"
+            ),
+            "parameters": [_param("jobId", "path", "Job id", required=True)],
+            "responses": {
+                "200": {
+                    "description": "The job's final line (for a cancelled job, ERROR/KILL)",
+                    "content": {_JSON: {"schema": {"$ref": "#/components/schemas/JobLine"}}},
+                },
+                **_errors(400, 403, 404, 429, 500),
+            },
         }
     }
     wait = {
@@ -261,6 +331,7 @@ def openapi_document(version: str) -> dict[str, Any]:
     for prefix in ("/api/v1", "/api/unstable"):
         paths[f"{prefix}/query/run"] = run
         paths[f"{prefix}/query/wait"] = wait
+        paths[f"{prefix}/query/jobs/{{jobId}}"] = cancel
     paths["/api/v1/whoami"] = _get(
         "Who the token is and its roles per model",
         "Whoami",

@@ -1,18 +1,34 @@
-"""``POST /query/run`` and ``GET /query/wait`` (contract §3, §6, §9)."""
+"""``POST /query/run``, ``GET /query/wait`` (contract §3, §6, §7, §9) and the sluice extension
+``DELETE /query/jobs/{jobId}`` (cancel a job)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from sluice.api.envelope import parse_job_ids, parse_run_body
-from sluice.api.errors import endpoint
+from sluice.api.envelope import RunEnvelope, parse_job_ids, parse_run_body
+from sluice.api.errors import detail_response, endpoint
 from sluice.api.ndjson import footer_line, header_line, ndjson_response
-from sluice.api.state import services
-from sluice.errors import BadRequest
-from sluice.jobs.service import JobRequest
+from sluice.api.state import Services, services
+from sluice.cache import CachePolicy
+from sluice.errors import BadRequest, NotFound
+from sluice.jobs.service import JobRequest, Outcome
+from sluice.jobs.state import JobStatus
+from sluice.results.documents import MEDIA_TYPES, document_chunks, too_many_rows
 
 MAX_BODY_BYTES = 4 << 20  # a query object is a few KB; this bounds what one request can hold
+
+# A failed job in resultType mode: the HTTP status for its error_type (never a 500 for a
+# mistake in the query; an engine failure is a 500 carrying the engine's message).
+DOCUMENT_ERROR_STATUS = {
+    "PLAN": 400,
+    "UNSUPPORTED": 400,
+    "FORBIDDEN": 403,
+    "RATE_LIMIT": 429,
+    "QUERY": 500,
+    "KILL": 500,
+    "INTERNAL": 500,
+}
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -40,16 +56,19 @@ async def run_query(request: Request) -> Response:
         principal, request.query_params.get("userId"), envelope.body_user_id
     )
     svc.project.model(envelope.model_id)  # 404 before a job exists
-    record = svc.jobs.submit(
-        JobRequest(
-            organization_id=principal.organization_id,
-            user=user,
-            model_id=envelope.model_id,
-            query=envelope.query,
-            plan_only=envelope.plan_only,
-            timezone=envelope.timezone,
-        )
+    job = JobRequest(
+        organization_id=principal.organization_id,
+        user=user,
+        model_id=envelope.model_id,
+        query=envelope.query,
+        plan_only=envelope.plan_only,
+        timezone=envelope.timezone,
+        cache=CachePolicy(envelope.cache),
+        document=envelope.result_type is not None,
     )
+    if envelope.result_type is not None:
+        return await _run_document(svc, job, envelope)
+    record = svc.jobs.submit(job)
     waited = await svc.jobs.wait(
         principal.organization_id, [record.id], svc.config.server.run_window_s
     )
@@ -57,6 +76,42 @@ async def run_query(request: Request) -> Response:
         await svc.jobs.persist(record.id)
     header = header_line({record.id: record.client_result_id})
     return ndjson_response([header, *waited.lines, footer_line(waited.remaining)])
+
+
+async def _run_document(svc: Services, job: JobRequest, envelope: RunEnvelope) -> Response:
+    """resultType mode (contract §7): the result as one CSV, JSON or XLSX document."""
+    result_type = envelope.result_type or "csv"
+    job_id, outcome = await svc.jobs.run_document(job, svc.config.server.run_window_s)
+    if outcome is None:
+        body = {"detail": "Query timed out", "remaining_job_ids": [job_id], "timed_out": True}
+        return JSONResponse(body, status_code=408)
+    record = outcome.record
+    if record.status is not JobStatus.COMPLETE or outcome.result is None:
+        status = DOCUMENT_ERROR_STATUS.get(record.error_type or "", 500)
+        return detail_response(status, record.error_message or "The query failed")
+    problem = too_many_rows(result_type, record.result_rows or 0)
+    if problem is not None:
+        _close(outcome)
+        return detail_response(400, problem)
+    fields = (record.summary or {}).get("fields") or {}
+    chunks = document_chunks(
+        result_type,
+        outcome.result,
+        fields,
+        formatted=envelope.format_results,
+        temp_dir=svc.config.server.state_dir,
+    )
+    headers = {
+        "content-type": MEDIA_TYPES[result_type],
+        "content-disposition": f'attachment; filename="result.{result_type}"',
+    }
+    return StreamingResponse(chunks, headers=headers)
+
+
+def _close(outcome: Outcome) -> None:
+    result = outcome.result
+    if result is not None and not isinstance(result, bytes) and hasattr(result, "close"):
+        result.close()
 
 
 @endpoint
@@ -70,3 +125,16 @@ async def wait_query(request: Request) -> Response:
         principal.organization_id, job_ids, svc.config.server.wait_window_s
     )
     return ndjson_response([*waited.lines, footer_line(waited.remaining)])
+
+
+@endpoint
+async def cancel_job(request: Request) -> Response:
+    """Cancel a job (a sluice extension): its statement is interrupted and it ends ``ERROR``
+    with ``error_type: KILL``. A finished job is left as it is. Answers the job's final line."""
+    svc = services(request)
+    principal = await svc.principal(request)
+    job_id = request.path_params["jobId"]
+    line = await svc.jobs.cancel(principal.organization_id, job_id)
+    if line is None:
+        raise NotFound(f"Job {job_id} not found")
+    return Response(line.rstrip(b"\n"), media_type="application/json")

@@ -11,42 +11,66 @@ Ownership and threads:
 * one store thread serves the loop's store reads (re-delivery after a restart or an eviction)
   and maintenance.
 
+A job's path after compiling (``_start``): a cached result answers it when the request's cache
+policy allows (``sluice.cache``); otherwise it attaches to a *flight* (``sluice.jobs.flights``),
+an execution shared by every identical query running at the same time, and is called back when
+the flight lands. The leader's worker thread runs the flight, lands it, then stores the result
+in the cache.
+
+The fast path: a query compiled before whose SQL does not depend on the clock (no relative
+dates) is remembered with its compiled form (``_compiled``); when such a query's result is in
+the cache and small enough to be held in memory, ``submit`` answers it on the event loop at
+once, with no thread hand-off, no compile and no file read.
+
 Until the writer reports a finished job written, its line is pinned in ``_unsaved`` (never
-evicted), so a job that finished is always deliverable, from memory or from disk.
+evicted), so a job that finished is always deliverable, from memory or from disk. A document job
+(``resultType``) renders no NDJSON line unless asked: its line is rendered from the job store if
+its id ever leaves the server (a 408) and someone waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+import pyarrow as pa
+
+from sluice.cache import CachedData, CachePolicy, Lookup, ResultCache, cache_key
 from sluice.compiler.types import CompiledQuery
 from sluice.config import UserConfig
 from sluice.engines.base import CancelToken
-from sluice.errors import Cancelled, SluiceError, job_error_type
+from sluice.errors import Cancelled, InternalError, SluiceError, UserError, job_error_type
+from sluice.jobs.flights import Executed, Flight, FlightOutcome, Flights
 from sluice.jobs.lines import job_line, unknown_job_line
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobEvent, JobStatus
-from sluice.jobs.store import JobStore
+from sluice.jobs.store import JobStore, StoredResult
 from sluice.jobs.writer import JobWriter
 from sluice.project import QueryResult
-from sluice.results.arrow import EncodedResult, b64encode, encode_table
+from sluice.query.spec import is_uuid
+from sluice.results.arrow import b64encode, ipc_size, ipc_stream
 
 log = logging.getLogger("sluice.jobs")
 
 T = TypeVar("T")
 
+# Compiled again this much later, a query whose SQL is unchanged does not read the clock.
+_CLOCK_PROBE = timedelta(days=400, hours=1, minutes=1, seconds=1)
 SHUTDOWN_MESSAGE = "The server shut down before this job finished; run the query again."
+CANCELLED_MESSAGE = "The query was cancelled by a request to cancel job {job_id}."
 
 
 class QueryBackend(Protocol):
@@ -68,6 +92,21 @@ class QueryBackend(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class CacheScope:
+    """Where a compiled query's results live in the cache: its connection and its TTL."""
+
+    connection_id: str
+    ttl_s: float  # 0: never stored (the topic's cache_policy is "none")
+
+
+ScopeOf = Callable[[str, CompiledQuery], CacheScope]  # (model id, compiled) -> scope
+
+
+class ResultTooLarge(UserError):
+    """The result is above ``server.max_result_mb``."""
+
+
+@dataclass(frozen=True, slots=True)
 class JobRequest:
     organization_id: str
     user: UserConfig | None
@@ -75,6 +114,17 @@ class JobRequest:
     query: Mapping[str, Any]
     plan_only: bool = False
     timezone: str | None = None
+    cache: CachePolicy = CachePolicy.SKIP_REQUERY
+    document: bool = False  # resultType: answered with a document, the NDJSON line on demand
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A finished job as the loop receives it."""
+
+    record: JobRecord
+    line: bytes | None  # the NDJSON line (None: a document job; rendered from the store if asked)
+    result: pa.Buffer | pa.NativeFile | None = None  # the IPC stream, for a document
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,25 +133,73 @@ class WaitResult:
     remaining: list[str]  # ids still running when the window closed
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    key: str | None  # None: no cache and no sharing
+    ttl_s: float
+    policy: CachePolicy
+
+
 class _Live:
-    """A job that has not finished. ``record`` is replaced by the worker as the job advances."""
+    """A job that has not finished. ``record`` is replaced by the worker as the job advances
+    (never with a terminal record: the terminal one is published)."""
 
-    __slots__ = ("cancel", "cancel_reason", "deadline", "done", "record", "request")
+    __slots__ = (
+        "cancel", "cancel_reason", "deadline", "done", "exposed", "flight", "record", "request",
+    )  # fmt: skip
 
-    def __init__(self, record: JobRecord, request: JobRequest, done: asyncio.Future[bytes]):
+    def __init__(self, record: JobRecord, request: JobRequest, done: asyncio.Future[Outcome]):
         self.record = record
         self.request = request
         self.done = done
         self.cancel = CancelToken()
         self.cancel_reason: str | None = None
         self.deadline: asyncio.TimerHandle | None = None
+        self.flight: Flight | None = None
+        self.exposed = False  # its id left the server as still running
 
 
 @dataclass(frozen=True, slots=True)
 class _Finished:
     organization_id: str
     finished_at: float
-    line: bytes
+    line: bytes | None  # None: a document job, whose line is rendered from the store
+
+
+_Memo = tuple[CompiledQuery, _Plan] | None  # None: the query's SQL depends on the clock
+
+
+class _CompiledMemo:
+    """Compiled queries by request, least recently used out. Thread-safe."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[str, _Memo] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[CompiledQuery, _Plan] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def known(self, key: str) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def put(self, key: str, memo: _Memo) -> None:
+        with self._lock:
+            self._items[key] = memo
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+
+def _memo_key(request: JobRequest) -> str:
+    """Everything a compile reads besides the clock: model, query, user, time zone."""
+    query = json.dumps(request.query, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{request.model_id}\x00{request.timezone}\x00{request.user!r}\x00{query}"
 
 
 class _UuidSource:
@@ -138,18 +236,18 @@ class LineCache:
 
     def put(self, job_id: str, finished: _Finished) -> None:
         self.pop(job_id)
-        if len(finished.line) > self.capacity:
+        if finished.line is None or len(finished.line) > self.capacity:
             return
         self._lines[job_id] = finished
-        self.size += len(finished.line)
+        self.size += len(finished.line or b"")
         while self.size > self.capacity:
             _, evicted = self._lines.popitem(last=False)
-            self.size -= len(evicted.line)
+            self.size -= len(evicted.line or b"")
 
     def pop(self, job_id: str) -> None:
         found = self._lines.pop(job_id, None)
         if found is not None:
-            self.size -= len(found.line)
+            self.size -= len(found.line or b"")
 
     def expire(self, finished_before: float) -> None:
         for job_id in [j for j, f in self._lines.items() if f.finished_at < finished_before]:
@@ -169,16 +267,24 @@ class JobService:
         retention_s: float,
         query_timeout_s: float = 0.0,
         result_memory_bytes: int = 256 << 20,
+        max_result_bytes: int = 0,
+        cache: ResultCache | None = None,
+        scope: ScopeOf | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._backend = backend
         self._store = store
         self._retention_s = retention_s
         self._query_timeout_s = query_timeout_s
+        self._max_result_bytes = max_result_bytes
+        self._result_cache = cache
+        self._scope = scope
         self._clock = clock
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="sluice-job")
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sluice-store")
         self._writer = JobWriter(store, on_written=self._on_written)
+        self._flights = Flights()
+        self._compiled = _CompiledMemo()
         self._ids = _UuidSource()
         self._live: dict[str, _Live] = {}
         self._unsaved: dict[str, _Finished] = {}
@@ -210,28 +316,27 @@ class JobService:
         if running:
             await asyncio.wait(running, timeout=grace_s)
         for live in list(self._live.values()):
-            live.cancel_reason = SHUTDOWN_MESSAGE
-            live.cancel.cancel()
-        running = [live.done for live in self._live.values()]
-        if running:
-            await asyncio.wait(running, timeout=5.0)
+            self._kill(live, SHUTDOWN_MESSAGE)
+        self._flights.cancel_all()  # background refreshes and statements nobody waits for
         await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=False)
         await asyncio.to_thread(self._writer.close)
         await asyncio.to_thread(self._store_thread.shutdown, wait=True)
-        for live in list(self._live.values()):  # a worker the engine would not interrupt
-            record = live.record.advance(
-                JobEvent.FAIL,
-                finished_at=self._clock(),
-                error_type="KILL",
-                error_message=SHUTDOWN_MESSAGE,
-            )
-            self._store.save(record)
 
     @property
     def running(self) -> int:
         return len(self._live)
 
-    # -- submit and wait (event loop) ----------------------------------------------------------
+    @property
+    def executing(self) -> int:
+        """Warehouse executions in flight (shared by identical queries)."""
+        return len(self._flights)
+
+    @property
+    def executions(self) -> int:
+        """Warehouse executions started since the service started."""
+        return self._flights.started
+
+    # -- submit, wait and cancel (event loop) --------------------------------------------------
 
     def submit(self, request: JobRequest) -> JobRecord:
         """Create a job and queue it on the worker pool. Returns at once."""
@@ -251,10 +356,66 @@ class JobService:
         )
         live = _Live(record, request, loop.create_future())
         self._live[record.id] = live
+        if self._answer_on_loop(live):
+            return record
         if self._query_timeout_s > 0:
             live.deadline = loop.call_later(self._query_timeout_s, self._expire, live)
         self._pool.submit(self._work, live)
         return record
+
+    def _answer_on_loop(self, live: _Live) -> bool:
+        """The fast path: answer from a small cached result of a query compiled before."""
+        request, cache = live.request, self._result_cache
+        if cache is None or request.plan_only or request.document or not request.cache.reads:
+            return False
+        memo = self._compiled.get(_memo_key(request))
+        if memo is None:
+            return False
+        compiled, plan = memo
+        found = cache.lookup(plan.key) if plan.key is not None else None
+        if found is None or not (found.fresh or plan.policy.serves_stale) or plan.ttl_s <= 0:
+            return False
+        b64 = cache.hot(found.entry.key)
+        if b64 is None:
+            return False
+        live.record = live.record.advance(JobEvent.START, started_at=self._clock()).advance(
+            JobEvent.EXECUTE,
+            summary=plan_summary(compiled),
+            query=executed_query(request, compiled),
+        )
+        outcome, stored = self._hot_hit(live, found, b64)
+        if not found.fresh:
+            self._refresh(plan, request.model_id, compiled)
+        self._publish(live, outcome, stored)
+        return True
+
+    def _hot_hit(self, live: _Live, found: Lookup, b64: bytes) -> tuple[Outcome, StoredResult]:
+        """A hit answered from the base64 text the cache holds in memory."""
+        entry = found.entry
+        record = self._complete(
+            live.record,
+            meta=entry.meta,
+            num_rows=entry.num_rows,
+            num_bytes=entry.num_bytes,
+            computed_at=entry.computed_at,
+            ttl_s=entry.ttl_s,
+            cache_type="EXACT" if found.fresh else "EXACT_STALE",
+            stream_ms=0.0,
+        )
+        stored = self._result_cache.stored(entry.key, b64) if self._result_cache else None
+        return Outcome(record, job_line(record, b64)), stored
+
+    async def run_document(self, request: JobRequest, timeout: float) -> tuple[str, Outcome | None]:
+        """Submit a document job and wait up to ``timeout`` s: its id and outcome, or None when
+        it is still running (its id then leaves the server, so it is persisted first)."""
+        record = self.submit(request)
+        live = self._live[record.id]
+        if timeout > 0:
+            await asyncio.wait([live.done], timeout=timeout)
+        if live.done.done():
+            return record.id, live.done.result()
+        await self.persist(record.id)
+        return record.id, None
 
     async def persist(self, job_id: str) -> None:
         """Put a running job on disk, and wait until it is there.
@@ -265,6 +426,7 @@ class JobService:
         """
         live = self._live.get(job_id)
         if live is not None:
+            live.exposed = True
             self._writer.put(live.record)
         await asyncio.wrap_future(self._writer.flush_future())
 
@@ -277,7 +439,7 @@ class JobService:
         same "Unable to find job" line.
         """
         lines: dict[str, bytes] = {}
-        pending: dict[str, asyncio.Future[bytes]] = {}
+        pending: dict[str, asyncio.Future[Outcome]] = {}
         misses: list[str] = []
         for job_id in job_ids:
             live = self._live.get(job_id)
@@ -288,60 +450,79 @@ class JobService:
                     lines[job_id] = unknown_job_line(job_id)
                 continue
             finished = self._unsaved.get(job_id) or self._cache.get(job_id)
-            if finished is None and not _is_uuid(job_id):
+            if finished is None and not is_uuid(job_id):
                 lines[job_id] = unknown_job_line(job_id)
-            elif finished is None:
+            elif finished is None or finished.line is None:
                 misses.append(job_id)
             elif self._visible(finished, organization_id):
                 lines[job_id] = finished.line
             else:
                 lines[job_id] = unknown_job_line(job_id)
         if misses:
-            loaded = await self._in_store(self._load, misses)
-            for job_id in misses:
-                found = loaded.get(job_id)
-                if found is not None and job_id not in self._unsaved:
-                    self._cache.put(job_id, found)
-                if found is not None and self._visible(found, organization_id):
-                    lines[job_id] = found.line
-                else:
-                    lines[job_id] = unknown_job_line(job_id)
+            lines.update(await self._load_lines(organization_id, misses))
         if pending and timeout > 0:
             await asyncio.wait(pending.values(), timeout=timeout)
         remaining: list[str] = []
+        document_ids: list[str] = []
         for job_id, future in pending.items():
-            if future.done():
-                lines[job_id] = future.result()
-            else:
+            if not future.done():
                 remaining.append(job_id)
+            elif (line := future.result().line) is not None:
+                lines[job_id] = line
+            else:
+                document_ids.append(job_id)
+        if document_ids:
+            lines.update(await self._load_lines(organization_id, document_ids))
         ordered = [lines[job_id] for job_id in dict.fromkeys(job_ids) if job_id in lines]
         return WaitResult(ordered, remaining)
+
+    async def cancel(self, organization_id: str, job_id: str) -> bytes | None:
+        """Cancel a running job (it ends ``ERROR``/``KILL``); a finished one is left as it is.
+
+        Returns the job's terminal line, or None for a job this organization cannot see.
+        """
+        live = self._live.get(job_id)
+        if live is not None:
+            if live.record.organization_id != organization_id:
+                return None
+            self._kill(live, CANCELLED_MESSAGE.format(job_id=job_id))
+            if live.done.done() and (line := live.done.result().line) is not None:
+                return line
+        waited = await self.wait(organization_id, [job_id], 0)
+        found = waited.lines[0] if waited.lines else None
+        return None if found is None or found == unknown_job_line(job_id) else found
+
+    async def _load_lines(self, organization_id: str, job_ids: list[str]) -> dict[str, bytes]:
+        """Lines of jobs that are not in memory (or document jobs), rendered from the store."""
+        if any(job_id in self._unsaved for job_id in job_ids):
+            await asyncio.wrap_future(self._writer.flush_future())
+        loaded = await self._in_store(self._load, job_ids)
+        lines: dict[str, bytes] = {}
+        for job_id in job_ids:
+            found = loaded.get(job_id)
+            if found is not None and job_id not in self._unsaved:
+                self._cache.put(job_id, found)
+            if found is not None and found.line and self._visible(found, organization_id):
+                lines[job_id] = found.line
+            else:
+                lines[job_id] = unknown_job_line(job_id)
+        return lines
 
     # -- the worker (pool threads) -------------------------------------------------------------
 
     def _work(self, live: _Live) -> None:
         try:
-            record, encoded = self._run(live)
+            self._start(live)
         except Exception:
             log.exception("job %s failed with an internal error", live.record.id)
-            record, encoded = self._fail(live, "INTERNAL", _internal_message(live.record.id)), None
-        try:
-            line = job_line(record, encoded.b64 if encoded else None)
-        except Exception:
-            log.exception("job %s: could not render its result", record.id)
-            record = self._fail(live, "INTERNAL", _internal_message(record.id))
-            line, encoded = job_line(record), None
-        # Publish, then queue the write: the writer's "written" callback then always reaches the
-        # loop after the publish.
-        self._call_on_loop(self._publish, live, record, line)
-        self._writer.put(record, encoded.ipc if encoded else None)
+            self._finish(live, self._failed(live, InternalError("internal")))
 
-    def _run(self, live: _Live) -> tuple[JobRecord, EncodedResult | None]:
+    def _start(self, live: _Live) -> None:
+        if live.cancel.cancelled:
+            return  # killed while queued: its line is out already
         request = live.request
         record = live.record = live.record.advance(JobEvent.START, started_at=self._clock())
         try:
-            if live.cancel.cancelled:
-                raise Cancelled("the query was cancelled before it started")
             compiled = self._backend.compile(
                 request.model_id,
                 request.query,
@@ -349,73 +530,313 @@ class JobService:
                 user=request.user,
                 timezone=request.timezone,
             )
-            summary = plan_summary(compiled)
-            query = executed_query(request, compiled)
-            if request.plan_only:
-                planned = record.advance(
-                    JobEvent.PLANNED, finished_at=self._clock(), summary=summary, query=query
-                )
-                return planned, None
-            record = live.record = record.advance(JobEvent.EXECUTE, summary=summary, query=query)
-            started = time.perf_counter()
-            result = self._backend.run(request.model_id, compiled, live.cancel)
-            table = result.table
-            executed = time.perf_counter()
-            encoded = encode_table(table)
-            streamed = time.perf_counter()
         except SluiceError as err:
-            message = (
-                live.cancel_reason if isinstance(err, Cancelled) and live.cancel_reason else None
+            self._finish(live, self._failed(live, err))
+            return
+        summary = plan_summary(compiled)
+        query = executed_query(request, compiled)
+        if request.plan_only:
+            planned = record.advance(
+                JobEvent.PLANNED, finished_at=self._clock(), summary=summary, query=query
             )
-            return self._fail(live, job_error_type(err), message or err.message), None
-        finished = self._clock()
-        # The result's columns, once it has run: SQL mode names its own, pivots and calculations
-        # add theirs.
-        query = {**query, "model_job": {**query["model_job"], "fields": table.column_names}}
-        summary = {
-            **summary,
+            self._finish(live, Outcome(planned, job_line(planned)))
+            return
+        live.record = record.advance(JobEvent.EXECUTE, summary=summary, query=query)
+        plan = self._plan(request, compiled)
+        self._remember(request, compiled, plan)
+        if self._answer_from_cache(live, plan, compiled):
+            return
+        callback = functools.partial(self._on_landed, live)
+        flight, leader, landed = self._flights.join(
+            plan.key, live.record.id, callback, share=plan.policy.joins_running
+        )
+        live.flight = flight
+        if landed is not None:
+            callback(landed)
+        elif live.cancel.cancelled:  # killed while joining: don't keep the flight for it
+            self._flights.leave(flight, live.record.id)
+        if leader:
+            self._execute(flight, request.model_id, compiled, plan)
+
+    def _remember(self, request: JobRequest, compiled: CompiledQuery, plan: _Plan) -> None:
+        """Remember a compiled query for the fast path, unless its SQL reads the clock."""
+        if self._result_cache is None or plan.key is None or not request.cache.reads:
+            return
+        key = _memo_key(request)
+        if self._compiled.known(key):
+            return
+        try:
+            later = self._backend.compile(
+                request.model_id,
+                request.query,
+                now=datetime.now(UTC) + _CLOCK_PROBE,
+                user=request.user,
+                timezone=request.timezone,
+            )
+        except SluiceError:
+            return
+        timeless = later.sql == compiled.sql and repr(later.post) == repr(compiled.post)
+        self._compiled.put(key, (compiled, plan) if timeless else None)
+
+    def _plan(self, request: JobRequest, compiled: CompiledQuery) -> _Plan:
+        if self._scope is None:
+            return _Plan(None, 0.0, request.cache)
+        scope = self._scope(request.model_id, compiled)
+        key = cache_key(
+            compiled,
+            model_id=request.model_id,
+            connection_id=scope.connection_id,
+            timezone=request.timezone,
+        )
+        ttl = scope.ttl_s if self._result_cache is not None else 0.0
+        return _Plan(key, ttl, request.cache)
+
+    def _answer_from_cache(self, live: _Live, plan: _Plan, compiled: CompiledQuery) -> bool:
+        cache = self._result_cache
+        if cache is None or plan.key is None or plan.ttl_s <= 0 or not plan.policy.reads:
+            return False
+        found = cache.lookup(plan.key)
+        if found is None or not (found.fresh or plan.policy.serves_stale):
+            return False
+        if not live.request.document and (hot := cache.hot(plan.key)) is not None:
+            outcome, stored = self._hot_hit(live, found, hot)
+            if not found.fresh:
+                self._refresh(plan, live.request.model_id, compiled)
+            self._finish(live, outcome, stored)
+            return True
+        data = cache.open(plan.key)
+        if data is None:
+            return False
+        try:
+            outcome, stored = self._hit(live, found, data)
+        except BaseException:
+            data.file.close()
+            raise
+        if not found.fresh:
+            self._refresh(plan, live.request.model_id, compiled)
+        self._finish(live, outcome, stored)
+        return True
+
+    def _hit(self, live: _Live, found: Lookup, data: CachedData) -> tuple[Outcome, StoredResult]:
+        """A job answered by a cache entry: the bytes are read (or streamed), never re-encoded."""
+        began = time.perf_counter()
+        entry = found.entry
+        large = data.path is not None and entry.num_bytes > self._store.inline_max
+        stored: StoredResult
+        if live.request.document and large:
+            source: pa.Buffer | pa.NativeFile = data.file  # streamed into the document
+            b64 = None
+        else:
+            with data.file:
+                source = data.file.read_buffer()
+            b64 = None if live.request.document else b64encode(source)
+            if b64 is not None and self._result_cache is not None:
+                self._result_cache.remember(entry.key, source, b64)
+        stored = data.path if large and data.path is not None else source
+        record = self._complete(
+            live.record,
+            meta=entry.meta,
+            num_rows=entry.num_rows,
+            num_bytes=entry.num_bytes,
+            computed_at=entry.computed_at,
+            ttl_s=entry.ttl_s,
+            cache_type="EXACT" if found.fresh else "EXACT_STALE",
+            stream_ms=(time.perf_counter() - began) * 1000,
+        )
+        line = job_line(record, b64) if b64 is not None else None
+        return Outcome(record, line, source if live.request.document else None), stored
+
+    def _refresh(self, plan: _Plan, model_id: str, compiled: CompiledQuery) -> None:
+        """Standard served a stale result: recompute it in the background (once per key)."""
+        if plan.key is None:
+            return
+        flight = self._flights.refresh(plan.key)
+        if flight is None:
+            return
+        try:
+            self._pool.submit(self._execute, flight, model_id, compiled, plan)
+        except RuntimeError:  # shutting down
+            self._flights.retire(flight)
+
+    def _execute(self, flight: Flight, model_id: str, compiled: CompiledQuery, plan: _Plan) -> None:
+        """Run a flight on the warehouse, land it, then keep its result in the cache."""
+        try:
+            outcome = self._produce(flight, model_id, compiled, plan)
+        except Exception:
+            log.exception("an execution failed with an internal error")
+            outcome = InternalError("internal")
+        self._flights.land(flight, outcome)
+        cache = self._result_cache
+        try:
+            if isinstance(outcome, Executed) and cache and plan.key and plan.ttl_s > 0:
+                cache.put(
+                    plan.key,
+                    outcome.ipc,
+                    model_id=model_id,
+                    model_version=compiled.model_version,
+                    computed_at=outcome.computed_at,
+                    ttl_s=plan.ttl_s,
+                    num_rows=outcome.num_rows,
+                    meta=outcome.meta,
+                    b64=outcome.b64_if_done,
+                )
+        except Exception:
+            log.exception("storing a result in the cache failed")
+        finally:
+            self._flights.retire(flight)
+
+    def _produce(
+        self, flight: Flight, model_id: str, compiled: CompiledQuery, plan: _Plan
+    ) -> FlightOutcome:
+        started = time.perf_counter()
+        try:
+            result = self._backend.run(model_id, compiled, flight.cancel)
+            executed = time.perf_counter()
+            self._check_size(ipc_size(result.table))
+            ipc = ipc_stream(result.table)
+        except SluiceError as err:
+            return err
+        encoded = time.perf_counter()
+        meta = {
             "fields": result.fields,
             "invalid_calculations": result.invalid_calculations,
-            "cache_type": "MISS",
-            "total_rows": encoded.num_rows,
+            "columns": result.table.column_names,
             "execution_time_ms": round((executed - started) * 1000, 3),
         }
-        cache_metadata = {
-            "num_rows": encoded.num_rows,
-            "result_size_bytes": encoded.num_bytes,
-            "computed_at": iso(finished),
-            "ttl_seconds": self._retention_s,
-            "expires_at": iso(finished + self._retention_s),
-            "served_from_cache": False,
+        return Executed(
+            ipc,
+            num_rows=result.table.num_rows,
+            meta=meta,
+            computed_at=self._clock(),
+            ttl_s=plan.ttl_s,
+            encode_ms=(encoded - executed) * 1000,
+        )
+
+    def _check_size(self, num_bytes: int) -> None:
+        limit = self._max_result_bytes
+        if limit > 0 and num_bytes > limit:
+            raise ResultTooLarge(
+                f"The result is {_mb(num_bytes)} MB, above this server's limit of {_mb(limit)} MB "
+                "(server.max_result_mb); add filters or lower the limit."
+            )
+
+    def _on_landed(self, live: _Live, outcome: FlightOutcome) -> None:
+        """A flight this job waits on landed (called in the thread that landed it)."""
+        if isinstance(outcome, SluiceError):
+            self._finish(live, self._failed(live, outcome))
+            return
+        try:
+            record = self._complete(
+                live.record,
+                meta=outcome.meta,
+                num_rows=outcome.num_rows,
+                num_bytes=outcome.num_bytes,
+                computed_at=outcome.computed_at,
+                ttl_s=outcome.ttl_s,
+                cache_type="MISS",
+                stream_ms=outcome.encode_ms,
+            )
+            document = live.request.document
+            line = None if document else job_line(record, outcome.b64())
+        except Exception:
+            log.exception("job %s: could not render its result", live.record.id)
+            self._finish(live, self._failed(live, InternalError("internal")))
+            return
+        self._finish(live, Outcome(record, line, outcome.ipc if document else None), outcome.ipc)
+
+    def _complete(
+        self,
+        record: JobRecord,
+        *,
+        meta: Mapping[str, Any],
+        num_rows: int,
+        num_bytes: int,
+        computed_at: float,
+        ttl_s: float,
+        cache_type: str,
+        stream_ms: float,
+    ) -> JobRecord:
+        # The result's columns, once it has run: SQL mode names its own, pivots and calculations
+        # add theirs.
+        query = dict(record.query or {})
+        query["model_job"] = {**query.get("model_job", {}), "fields": list(meta["columns"])}
+        summary = {
+            **(record.summary or {}),
+            "fields": meta["fields"],
+            "invalid_calculations": meta["invalid_calculations"],
+            "cache_type": cache_type,
+            "total_rows": num_rows,
+            "execution_time_ms": meta["execution_time_ms"],
         }
-        complete = record.advance(
+        cache_metadata = {
+            "num_rows": num_rows,
+            "result_size_bytes": num_bytes,
+            "computed_at": iso(computed_at),
+            "ttl_seconds": ttl_s,
+            "expires_at": iso(computed_at + ttl_s),
+            "served_from_cache": cache_type != "MISS",
+        }
+        return record.advance(
             JobEvent.SUCCEED,
-            finished_at=finished,
+            finished_at=self._clock(),
             summary=summary,
             query=query,
             cache_metadata=cache_metadata,
-            stream_ms=(streamed - executed) * 1000,
-            result_rows=encoded.num_rows,
-            result_bytes=encoded.num_bytes,
+            stream_ms=stream_ms,
+            result_rows=num_rows,
+            result_bytes=num_bytes,
         )
-        return complete, encoded
 
-    def _fail(self, live: _Live, error_type: str, message: str) -> JobRecord:
-        return live.record.advance(
-            JobEvent.FAIL, finished_at=self._clock(), error_type=error_type, error_message=message
+    def _failed(self, live: _Live, err: SluiceError) -> Outcome:
+        if isinstance(err, Cancelled) and live.cancel_reason:
+            message = live.cancel_reason
+        elif isinstance(err, InternalError):
+            message = _internal_message(live.record.id)
+        else:
+            message = err.message
+        record = live.record.advance(
+            JobEvent.FAIL,
+            finished_at=self._clock(),
+            error_type=job_error_type(err),
+            error_message=message,
         )
+        return Outcome(record, job_line(record))
+
+    def _finish(self, live: _Live, outcome: Outcome, stored: StoredResult = None) -> None:
+        self._call_on_loop(self._publish, live, outcome, stored)
 
     # -- loop callbacks ------------------------------------------------------------------------
 
-    def _publish(self, live: _Live, record: JobRecord, line: bytes) -> None:
+    def _publish(self, live: _Live, outcome: Outcome, stored: StoredResult) -> None:
+        if live.done.done():  # killed first: this late result is dropped
+            if isinstance(outcome.result, pa.NativeFile):
+                outcome.result.close()
+            return
+        record = outcome.record
         self._live.pop(record.id, None)
         if live.deadline is not None:
             live.deadline.cancel()
         self._unsaved[record.id] = _Finished(
-            record.organization_id, record.finished_at or 0.0, line
+            record.organization_id, record.finished_at or 0.0, outcome.line
         )
-        if not live.done.done():
-            live.done.set_result(line)
+        live.done.set_result(outcome)
+        if live.request.document and not live.exposed:
+            stored = None  # its id never left the server: nobody can ask for the result again
+        self._writer.put(record, stored)
+
+    def _kill(self, live: _Live, reason: str) -> None:
+        """End a running job now as ``ERROR``/``KILL``; its statement is interrupted unless
+        another job shares it."""
+        if live.done.done():
+            return
+        live.cancel_reason = reason
+        live.cancel.cancel()
+        if live.flight is not None:
+            self._flights.leave(live.flight, live.record.id)
+        record = live.record.advance(
+            JobEvent.FAIL, finished_at=self._clock(), error_type="KILL", error_message=reason
+        )
+        self._publish(live, Outcome(record, job_line(record)), None)
 
     def _on_written(self, job_ids: list[str]) -> None:
         """Writer thread: these finished jobs are on disk."""
@@ -424,15 +845,15 @@ class JobService:
     def _written(self, job_ids: list[str]) -> None:
         for job_id in job_ids:
             finished = self._unsaved.pop(job_id, None)
-            if finished is not None:
+            if finished is not None and finished.line is not None:
                 self._cache.put(job_id, finished)
 
     def _expire(self, live: _Live) -> None:
-        live.cancel_reason = (
+        self._kill(
+            live,
             f"The query ran longer than the server's limit of {self._query_timeout_s:g} s "
-            "(server.query_timeout_s) and was cancelled."
+            "(server.query_timeout_s) and was cancelled.",
         )
-        live.cancel.cancel()
 
     # -- persistence (worker threads and the store thread) -------------------------------------
 
@@ -474,6 +895,8 @@ class JobService:
                 del self._unsaved[job_id]  # the writer failed on these; they are past retention
             try:
                 purged = await self._in_store(self._store.purge, horizon)
+                if self._result_cache is not None:
+                    await self._in_store(self._result_cache.purge)
             except Exception:
                 log.exception("purging expired jobs failed")
                 continue
@@ -527,13 +950,10 @@ def iso(epoch: float) -> str:
     )
 
 
+def _mb(num_bytes: int) -> str:
+    mb = num_bytes / (1 << 20)
+    return f"{mb:,.1f}" if mb >= 1 else f"{mb:.3g}"
+
+
 def _internal_message(job_id: str) -> str:
     return f"Internal error while running job {job_id}; the server log has the details."
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

@@ -2,18 +2,23 @@
 
 A result (the Arrow IPC stream) up to ``inline_max`` bytes is kept in the job's row; a larger one
 is a file, ``state_dir/results/<job_id>.arrows``, a plain Arrow IPC stream any tool can read.
-Either way a finished job survives a restart. Every method blocks and is thread-safe; the
-service calls them from worker threads or its store thread, never from the event loop.
+Either way a finished job survives a restart. A result given as a path (a result-cache file) is
+hard-linked into place rather than copied: the bytes are written to disk once. Every method
+blocks and is thread-safe; the service calls them from worker threads or its store thread,
+never from the event loop.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
 import pyarrow as pa
 
@@ -25,6 +30,11 @@ RESTARTED_MESSAGE = (
     "The server stopped while this job was running, so it has no result; run the query again."
 )
 INLINE_MAX = 256 * 1024
+
+# A COMPLETE job's result: the IPC stream bytes, or a file holding them (linked, not copied).
+StoredResult: TypeAlias = "pa.Buffer | bytes | Path | None"
+
+log = logging.getLogger("sluice.jobs")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -74,11 +84,11 @@ class JobStore:
                 "INSERT OR IGNORE INTO jobs VALUES (?, ?, ?, ?, ?, ?, NULL, 0)", _row(record)
             )
 
-    def save(self, record: JobRecord, result: pa.Buffer | bytes | None = None) -> None:
+    def save(self, record: JobRecord, result: StoredResult = None) -> None:
         """Store the record and, for a COMPLETE job, its result (a file first when large)."""
         self.write_batch([(record, result)])
 
-    def write_batch(self, items: Sequence[tuple[JobRecord, pa.Buffer | bytes | None]]) -> None:
+    def write_batch(self, items: Sequence[tuple[JobRecord, StoredResult]]) -> None:
         """Write several jobs in one transaction: a terminal record replaces its row, a running
         one is only inserted (it never overwrites a row that is already terminal)."""
         rows = [self._row_with_result(record, result) for record, result in items]
@@ -93,12 +103,12 @@ class JobStore:
                 raise
             self._conn.execute("COMMIT")
 
-    def _row_with_result(
-        self, record: JobRecord, result: pa.Buffer | bytes | None
-    ) -> tuple[object, ...]:
+    def _row_with_result(self, record: JobRecord, result: StoredResult) -> tuple[object, ...]:
         inline: bytes | None = None
         in_file = 0
-        if result is not None:
+        if isinstance(result, Path):
+            in_file = int(self._link(result, self.result_path(record.id)))
+        elif result is not None:
             view = memoryview(result)
             if view.nbytes <= self.inline_max:
                 inline = bytes(view)
@@ -110,6 +120,25 @@ class JobStore:
                 os.replace(tmp, path)
                 in_file = 1
         return (*_row(record), inline, in_file)
+
+    @staticmethod
+    def _link(source: Path, target: Path) -> bool:
+        """Put ``source``'s bytes at ``target``: a hard link, else a copy. False if it is gone."""
+        tmp = target.with_suffix(".tmp")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except FileNotFoundError:
+            log.warning("the result file %s disappeared before it could be kept", source)
+            return False
+        except OSError:  # another file system, or links not allowed: copy
+            try:
+                shutil.copyfile(source, tmp)
+            except FileNotFoundError:
+                return False
+        os.replace(tmp, target)
+        return True
 
     def get(self, job_id: str) -> StoredJob | None:
         with self._lock:

@@ -18,14 +18,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
-import pyarrow as pa
-
 from sluice.jobs.record import JobRecord
-from sluice.jobs.store import JobStore
+from sluice.jobs.store import JobStore, StoredResult
 
 log = logging.getLogger("sluice.jobs")
 
-_Write = tuple[JobRecord, pa.Buffer | bytes | None]
+_Write = tuple[JobRecord, StoredResult]
 _Item = _Write | Future[None] | None  # a write, a flush request, or stop
 
 
@@ -47,7 +45,7 @@ class JobWriter:
         self._thread = threading.Thread(target=self._run, name="sluice-job-writer", daemon=True)
         self._thread.start()
 
-    def put(self, record: JobRecord, result: pa.Buffer | bytes | None = None) -> None:
+    def put(self, record: JobRecord, result: StoredResult = None) -> None:
         self._queue.put((record, result))
 
     def flush_future(self) -> Future[None]:

@@ -1,1 +1,2 @@
-"""Result encodings: Arrow IPC stream + base64 for the NDJSON path (CSV, JSON, XLSX later)."""
+"""Result encodings: the Arrow IPC stream + base64 of the NDJSON path (``arrow``), and the
+``resultType`` documents, CSV, JSON and XLSX (``documents``), with Omni's field formats."""

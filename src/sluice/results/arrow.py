@@ -28,14 +28,35 @@ class EncodedResult:
 
 # Explicit options: ``pa.ipc.new_stream`` re-reads its defaults from the environment per call.
 _OPTIONS = pa.ipc.IpcWriteOptions()
+# Rows per record batch on the wire: readers of a large result (the CSV writer, a client's
+# stream reader) then hold one batch at a time, not the whole result.
+BATCH_ROWS = 65_536
 
 
 def ipc_stream(table: pa.Table) -> pa.Buffer:
-    """Serialize ``table`` as an Arrow IPC stream (schema message, batches, end-of-stream)."""
-    sink = pa.BufferOutputStream()
+    """Serialize ``table`` as an Arrow IPC stream (schema message, batches, end-of-stream).
+
+    Two passes: the first only measures (no bytes are copied), so the second writes into one
+    buffer of exactly the right size instead of a growing one (no re-allocation copies, and no
+    peak of twice the result while a buffer doubles).
+    """
+    mock = pa.MockOutputStream()
+    _write(mock, table)
+    buffer = pa.allocate_buffer(mock.size())
+    _write(pa.FixedSizeBufferWriter(buffer), table)
+    return buffer
+
+
+def ipc_size(table: pa.Table) -> int:
+    """The size of ``table``'s IPC stream, measured without writing it."""
+    mock = pa.MockOutputStream()
+    _write(mock, table)
+    return int(mock.size())
+
+
+def _write(sink: pa.NativeFile, table: pa.Table) -> None:
     with pa.ipc.RecordBatchStreamWriter(sink, table.schema, options=_OPTIONS) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
+        writer.write_table(table, max_chunksize=BATCH_ROWS)
 
 
 def b64encode(data: bytes | pa.Buffer) -> bytes:
