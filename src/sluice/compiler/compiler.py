@@ -857,8 +857,8 @@ def _limit(spec: QuerySpec, topic: Topic | None, options: CompileOptions) -> int
     if cap is not None and (limit is None or limit > cap):
         asked = "no limit" if limit is None else f"a limit of {limit}"
         raise PlanError(
-            f"the query asks for {asked}, above this server's maximum of {cap} rows; "
-            "lower `limit` or enable the server's high-limit mode"
+            f"the query asks for {asked}, above this server's maximum of {cap} rows "
+            "(server.max_rows); lower `limit`, or turn on server.high_limit"
         )
     return limit
 
