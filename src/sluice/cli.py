@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -158,12 +159,28 @@ def query(
 
         pacsv.write_csv(result, sys.stdout.buffer)
         return
-    table = Table(*[f.field_name for f in compiled.fields])
-    for row in result.to_pylist():
-        table.add_row(*["∅" if v is None else str(v) for v in row.values()])
-    console.print(table)
+    console.print(_display(result, {f.field_name: f.format for f in compiled.fields}))
     console.print(f"{result.num_rows} row(s)")
     err.print(Syntax(compiled.sql, "sql", theme="ansi_dark"))
+
+
+def _display(result: pa.Table, formats: dict[str, str | None]) -> Table:
+    """The result as a rich table: each field in its model format, floats without noise."""
+    from sluice.results.formats import applies_to, format_array, parse_format
+
+    table = Table(*result.column_names)
+    columns = []
+    for name, column in zip(result.column_names, result.columns, strict=True):
+        fmt = parse_format(formats.get(name))
+        if fmt is not None and applies_to(fmt, column.type):
+            columns.append(format_array(column, fmt).to_pylist())
+        elif pa.types.is_floating(column.type):
+            columns.append([None if v is None else f"{v:,.6g}" for v in column.to_pylist()])
+        else:
+            columns.append(column.to_pylist())
+    for row in zip(*columns, strict=True):
+        table.add_row(*["∅" if v is None else str(v) for v in row])
+    return table
 
 
 def _register_server_commands() -> None:
