@@ -42,7 +42,7 @@ from typing import Any
 import duckdb
 import httpx
 
-from sluice.auth.tokens import ORGANIZATION, TokenStore
+from sluice.auth.tokens import ORGANIZATION, SqliteTokenStore
 from sluice.config import Config, load_config
 from sluice.demo.data import generate_demo_data
 from sluice.project import Project
@@ -168,7 +168,7 @@ def prepare(directory: Path, scale: float) -> tuple[Path, str]:
             state_dir=directory / f"state_s{scale:g}",
         )
     )
-    store = TokenStore(load_config(config).server.state_dir)
+    store = SqliteTokenStore(load_config(config).server.state_dir)
     try:
         key, _ = store.create(ORGANIZATION, "sluice", name="bench")
     finally:

@@ -197,3 +197,44 @@ def spark_engine(spark_url: str, demo_parquet: dict[str, Path]) -> Iterator[Any]
     finally:
         setup.execute(f"DROP DATABASE IF EXISTS {db} CASCADE")
         setup.close()
+
+
+# -- Redis: the replica tests need a real one (127.0.0.1:6379, or SLUICE_TEST_REDIS_URL); each
+# test gets a key prefix of its own, and every key under it is deleted afterwards.
+
+REDIS_URL = os.environ.get("SLUICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis for the tests: skipped locally when unreachable, a failure when CI=true."""
+    import redis
+
+    from tests.engines.services import unavailable
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture()
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix unique to this test (and process); its keys are removed afterwards."""
+    import uuid
+
+    import redis
+
+    prefix = f"sluice-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    finally:
+        client.close()

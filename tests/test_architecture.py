@@ -38,3 +38,12 @@ def test_model_does_not_import_later_layers() -> None:
     for path in (PACKAGE / "model").rglob("*.py"):
         later = {n for n in imports(path) if n.startswith(("sluice.query", "sluice.compiler"))}
         assert not later, f"{path.name} imports {sorted(later)}"
+
+
+def test_only_the_replicas_package_talks_to_redis() -> None:
+    """One job service, cache and auth layer; the Redis stores live behind their protocols."""
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).parts[0] == "replicas":
+            continue
+        talks = {n for n in imports(path) if n == "redis" or n.startswith("redis.")}
+        assert not talks, f"{path.relative_to(PACKAGE)} imports {sorted(talks)}"

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
+from urllib.parse import urlsplit, urlunsplit
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -47,8 +48,9 @@ class ConnectionConfig:
     catalog: str | None = None  # trino: the catalog
     schema: str | None = None  # where unqualified tables are looked up
     password_env: str | None = None
-    pool_size: int = 4  # postgres: pooled connections (and so statements at once)
-    max_concurrency: int = 4  # spark, trino: statements in flight at once
+    pool_size: int = 4  # postgres: pooled connections
+    # Every engine: statements this server runs on the connection at once; more queue (FIFO).
+    max_concurrency: int = 4
     statement_timeout_s: float = 0.0  # the warehouse cancels a statement after this; 0: none
 
     def password(self, env: Mapping[str, str] | None = None) -> str | None:
@@ -98,6 +100,16 @@ class ServerConfig:
     cache_max_mb: float = 1024.0  # the result cache on disk (state_dir/cache), LRU; 0: no cache
     cache_max_stale_s: float = 86400.0  # `Standard` may serve an expired result this much longer
     max_result_mb: float = 512.0  # a larger result (Arrow IPC bytes) is a job error; 0: no limit
+    # Replicas (src/sluice/replicas): with a Redis URL, jobs, results, completion events, the
+    # result cache, API keys and rate limits live in Redis and every replica shares them.
+    # SLUICE_REDIS_URL wins over this key; a URL carrying a password belongs in the environment.
+    redis_url: str | None = None
+    redis_prefix: str = "sluice"  # every Redis key starts with "<prefix>:"
+    redis_results_max_mb: float = 1024.0  # job results kept in Redis, oldest out; 0: none
+    lease_s: float = 3.0  # a replica's lease; its running jobs fail this long after it dies
+    # Operations (src/sluice/observability):
+    log_format: str = "json"  # `sluice serve` logs: json (one object a line) or text
+    ready_timeout_s: float = 2.0  # /readyz: each check's time limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,12 +271,52 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
+LOG_FORMATS = ("json", "text")
+REDIS_URL_ENV = "SLUICE_REDIS_URL"
+
+
 def _apply_env(server: ServerConfig, env: Mapping[str, str]) -> ServerConfig:
-    """``SLUICE_SERVER_<KEY>`` overrides ``server.<key>``."""
+    """``SLUICE_SERVER_<KEY>`` overrides ``server.<key>``; ``SLUICE_REDIS_URL`` overrides both
+    for the Redis URL (a secret: it may carry a password)."""
     hints = get_type_hints(ServerConfig)
-    changes = {}
+    changes: dict[str, Any] = {}
     for f in dataclasses.fields(ServerConfig):
         key = f"SLUICE_SERVER_{f.name.upper()}"
         if key in env:
             changes[f.name] = _convert(hints[f.name], env[key], key)
-    return dataclasses.replace(server, **changes) if changes else server
+    if env.get(REDIS_URL_ENV):
+        changes["redis_url"] = env[REDIS_URL_ENV]
+    elif server.redis_url and "redis_url" not in changes and _has_password(server.redis_url):
+        raise ConfigError(
+            f"server.redis_url carries a password: secrets never go in the file; set "
+            f"{REDIS_URL_ENV} in the environment instead"
+        )
+    server = dataclasses.replace(server, **changes) if changes else server
+    if server.log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"server.log_format must be one of {', '.join(LOG_FORMATS)}; "
+            f"got {server.log_format!r}{did_you_mean(server.log_format, LOG_FORMATS)}"
+        )
+    if server.redis_url is not None and not server.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise ConfigError(
+            "the Redis URL must start with redis://, rediss:// or unix://; "
+            f"got {_without_password(server.redis_url)!r}"
+        )
+    if server.lease_s <= 0:
+        raise ConfigError(f"server.lease_s must be positive; got {server.lease_s:g}")
+    return server
+
+
+def _has_password(url: str) -> bool:
+    return urlsplit(url).password is not None
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

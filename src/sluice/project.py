@@ -113,6 +113,15 @@ class Project:
             raise NotFound(f"Model {model_id} not found")
         return found
 
+    def connection_of(self, model_id: str) -> str:
+        """The name of the connection a model's queries run on ("" for an unknown model)."""
+        found = self.models.get(model_id)
+        return found.config.connection if found is not None else ""
+
+    def concurrency_limits(self) -> dict[str, int]:
+        """Statements each connection may run at once (``max_concurrency``), by name."""
+        return {name: conn.max_concurrency for name, conn in self.config.connections.items()}
+
     def compile(
         self,
         model_id: str,

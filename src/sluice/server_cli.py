@@ -1,6 +1,8 @@
 """Server commands of the ``sluice`` CLI: ``serve``, ``demo`` and ``keys create|list|revoke``.
 
 ``sluice.cli`` calls :func:`register`. ``python -m sluice.server_cli`` runs these commands alone.
+The ``keys`` commands work on the project's token store: Redis when the project has a Redis URL
+(``SLUICE_REDIS_URL`` or ``server.redis_url``), so every replica sees the key, else SQLite.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from sluice.auth.tokens import ORGANIZATION, PERSONAL, Token, TokenStore
-from sluice.config import Config, load_config
+from sluice.auth.tokens import ORGANIZATION, PERSONAL, Token
+from sluice.config import LOG_FORMATS, Config, load_config
 from sluice.errors import SluiceError
+from sluice.replicas.state import open_token_store
 
 out = Console()
 err = Console(stderr=True)
@@ -47,25 +50,42 @@ def serve(
     config_path: ConfigOption = Path("sluice.yaml"),
     host: Annotated[str | None, typer.Option(help="bind address (default: server.host)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default: server.port)")] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    log_level: Annotated[str, typer.Option(help="log level (info logs every request)")] = "info",
+    log_format: Annotated[
+        str | None, typer.Option(help="json or text (default: server.log_format, json)")
+    ] = None,
 ) -> None:
     """Serve Omni's query API for the project in sluice.yaml."""
     config = _load(config_path)
-    _run_server(config, host or config.server.host, port or config.server.port, log_level)
+    chosen = log_format or config.server.log_format
+    if chosen not in LOG_FORMATS:
+        err.print(f"[red]--log-format must be one of {', '.join(LOG_FORMATS)}[/red]")
+        raise typer.Exit(2)
+    host, port = host or config.server.host, port or config.server.port
+    _run_server(config, host, port, log_level, log_format=chosen)
 
 
 def _run_server(
-    config: Config, host: str, port: int, log_level: str, announce: str | None = None
+    config: Config,
+    host: str,
+    port: int,
+    log_level: str,
+    announce: str | None = None,
+    log_format: str = "json",
 ) -> None:
     import uvicorn
 
     from sluice.api import create_app
+    from sluice.observability.logs import configure
 
+    configure(log_format, log_level)
     server_config = uvicorn.Config(
         create_app(config),
         host=host,
         port=port,
         log_level=log_level,
+        log_config=None,  # every record goes through sluice's handler (JSON or text)
+        access_log=False,  # sluice logs each request itself, with its request id and timing
         # A long-poll can hold a connection for the whole wait window; don't wait for it.
         timeout_graceful_shutdown=3,
     )
@@ -125,19 +145,16 @@ def demo(
     if not run_server:
         out.print(announce, markup=False, highlight=False, soft_wrap=True)
         return
-    _run_server(config, host, port, "warning", announce=announce)
+    _run_server(config, host, port, "warning", announce=announce, log_format="text")
 
 
 def _demo_key(config: Config) -> str:
     """A fresh organization key named "demo"; earlier demo keys are revoked."""
-    store = TokenStore(config.server.state_dir)
-    try:
+    with open_token_store(config.server) as store:
         for token in store.list():
             if token.name == "demo":
                 store.revoke(token.id)
         secret, _ = store.create(ORGANIZATION, config.server.organization_id, name="demo")
-    finally:
-        store.close()
     return secret
 
 
@@ -208,17 +225,18 @@ def keys_create(
         err.print(f"[red]no user {user!r} in {config_path} (users: {known})[/red]")
         raise typer.Exit(2)
     expires = time.time() + expires_in_days * 86400 if expires_in_days else None
-    store = TokenStore(config.server.state_dir)
     try:
-        secret, token = store.create(
-            PERSONAL if personal else ORGANIZATION,
-            organization or config.server.organization_id,
-            user_id=user,
-            name=name,
-            expires_at=expires,
-        )
-    finally:
-        store.close()
+        with open_token_store(config.server) as store:
+            secret, token = store.create(
+                PERSONAL if personal else ORGANIZATION,
+                organization or config.server.organization_id,
+                user_id=user,
+                name=name,
+                expires_at=expires,
+            )
+    except SluiceError as exc:  # Redis unreachable
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
     kind = f"personal access token for {user}" if personal else "organization API key"
     err.print(f"created {kind} [bold]{token.id}[/bold]; store the secret now, it is not kept:")
     print(secret)
@@ -230,11 +248,12 @@ def keys_list(
 ) -> None:
     """List keys (never their secrets)."""
     config = _load(config_path)
-    store = TokenStore(config.server.state_dir)
     try:
-        tokens = store.list(include_revoked=include_revoked)
-    finally:
-        store.close()
+        with open_token_store(config.server) as store:
+            tokens = store.list(include_revoked=include_revoked)
+    except SluiceError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
     table = Table(
         Column("id", no_wrap=True, min_width=8),
         "kind",
@@ -265,14 +284,12 @@ def keys_revoke(
 ) -> None:
     """Revoke a key; a running server refuses it within a second."""
     config = _load(config_path)
-    store = TokenStore(config.server.state_dir)
     try:
-        token = store.revoke(token_id)
+        with open_token_store(config.server) as store:
+            token = store.revoke(token_id)
     except SluiceError as exc:
         err.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(1) from None
-    finally:
-        store.close()
     err.print(f"revoked {token.kind} key {token.id} ({token.name or token.prefix + '…'})")
 
 

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from sluice.api import create_app
-from sluice.auth.tokens import ORGANIZATION, PERSONAL, TokenStore
+from sluice.auth.tokens import ORGANIZATION, PERSONAL, SqliteTokenStore, TokenStore
 from sluice.config import Config, load_config
 
 T = TypeVar("T")
@@ -71,6 +71,13 @@ def with_server(config: Config, **changes: Any) -> Config:
     return dataclasses.replace(config, server=dataclasses.replace(config.server, **changes))
 
 
+def with_connection(config: Config, name: str, **changes: Any) -> Config:
+    """``config`` with connection ``name`` changed (``max_concurrency=1``, ...)."""
+    connections = dict(config.connections)
+    connections[name] = dataclasses.replace(connections[name], **changes)
+    return dataclasses.replace(config, connections=connections)
+
+
 @dataclasses.dataclass(frozen=True)
 class Keys:
     org: str
@@ -81,16 +88,20 @@ class Keys:
 
 
 def create_keys(state_dir: Path) -> Keys:
-    store = TokenStore(state_dir)
+    store = SqliteTokenStore(state_dir)
     try:
-        org, _ = store.create(ORGANIZATION, ORG, name="tests")
-        other, _ = store.create(ORGANIZATION, OTHER_ORG, name="another organization")
-        alice, _ = store.create(PERSONAL, ORG, user_id=ALICE, name="alice")
-        revoked, token = store.create(ORGANIZATION, ORG, name="revoked")
-        store.revoke(token.id)
-        expired, _ = store.create(ORGANIZATION, ORG, name="expired", expires_at=1.0)
+        return create_keys_in(store)
     finally:
         store.close()
+
+
+def create_keys_in(store: TokenStore) -> Keys:
+    org, _ = store.create(ORGANIZATION, ORG, name="tests")
+    other, _ = store.create(ORGANIZATION, OTHER_ORG, name="another organization")
+    alice, _ = store.create(PERSONAL, ORG, user_id=ALICE, name="alice")
+    revoked, token = store.create(ORGANIZATION, ORG, name="revoked")
+    store.revoke(token.id)
+    expired, _ = store.create(ORGANIZATION, ORG, name="expired", expires_at=1.0)
     return Keys(org, other, alice, revoked, expired)
 
 
@@ -182,13 +193,23 @@ class ApiClient:
 
 
 def open_api(
-    folder: Path, database: Path, *, clock: Callable[[], float] | None = None, **server: Any
+    folder: Path,
+    database: Path,
+    *,
+    clock: Callable[[], float] | None = None,
+    connections: Mapping[str, Mapping[str, Any]] | None = None,
+    keys: Keys | None = None,
+    **server: Any,
 ) -> ApiClient:
-    """A project in ``folder`` (its own state dir and keys), started with server overrides."""
+    """A project in ``folder`` (its own state dir and keys, unless ``keys`` are given),
+    started with server and connection overrides."""
     config_path = write_project(folder, database)
-    keys = create_keys(folder / "state")
-    client = ApiClient(with_server(load_config(config_path), **server), clock=clock)
-    client.keys = keys
+    found = keys if keys is not None else create_keys(folder / "state")
+    config = with_server(load_config(config_path, env={}), **server)
+    for name, changes in (connections or {}).items():
+        config = with_connection(config, name, **changes)
+    client = ApiClient(config, clock=clock)
+    client.keys = found
     return client
 
 

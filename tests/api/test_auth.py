@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sluice.auth.principal import Authenticator, InvalidToken
-from sluice.auth.tokens import ORGANIZATION, PERSONAL, TokenStore
+from sluice.auth.tokens import ORGANIZATION, PERSONAL, SqliteTokenStore
 from sluice.config import UserConfig
 from tests.api.conftest import ApiFactory
 from tests.api.support import ALICE, BOB, ApiClient, Keys, job_lines
@@ -137,12 +137,12 @@ def test_rate_limit_answers_429_with_retry_after(api_factory: ApiFactory) -> Non
 
 
 def test_tokens_are_stored_only_as_hashes(tmp_path: Path) -> None:
-    store = TokenStore(tmp_path)
+    store = SqliteTokenStore(tmp_path)
     secret, token = store.create(ORGANIZATION, "org")
     store.close()
     raw = (tmp_path / "sluice.db").read_bytes()
     assert secret.encode() not in raw and secret[len(token.prefix) :].encode() not in raw
-    store = TokenStore(tmp_path)
+    store = SqliteTokenStore(tmp_path)
     try:
         assert store.lookup(secret) == token
         assert store.lookup(secret + "x") is None
@@ -151,7 +151,7 @@ def test_tokens_are_stored_only_as_hashes(tmp_path: Path) -> None:
 
 
 def test_a_revoked_key_stops_working_on_a_running_server(tmp_path: Path) -> None:
-    store = TokenStore(tmp_path)
+    store = SqliteTokenStore(tmp_path)
     secret, token = store.create(PERSONAL, "org", user_id="u1")
     auth = Authenticator(store, [UserConfig(id="u1", email="u1@x")], revalidate_s=0.0)
 
@@ -169,7 +169,7 @@ def test_a_revoked_key_stops_working_on_a_running_server(tmp_path: Path) -> None
 
 
 def test_a_personal_token_whose_user_left_the_config_is_invalid(tmp_path: Path) -> None:
-    store = TokenStore(tmp_path)
+    store = SqliteTokenStore(tmp_path)
     secret, _ = store.create(PERSONAL, "org", user_id="gone")
     auth = Authenticator(store, [])
     try:

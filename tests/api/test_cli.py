@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sluice.auth.tokens import PERSONAL, TokenStore
+from sluice.auth.tokens import PERSONAL, SqliteTokenStore
 from sluice.cli import app
 from sluice.config import load_config
 from tests.api.support import ALICE, write_project
@@ -32,7 +32,7 @@ def test_keys_create_list_revoke(config: Path) -> None:
     assert personal.exit_code == 0, personal.output
     pat = personal.stdout.strip().splitlines()[-1]
     state = load_config(config).server.state_dir
-    store = TokenStore(state)
+    store = SqliteTokenStore(state)
     try:
         token = store.lookup(pat)
         assert token is not None and token.kind == PERSONAL and token.user_id == ALICE
@@ -75,7 +75,7 @@ def test_demo_prepares_a_project_with_a_working_key(tmp_path: Path) -> None:
     assert "order_items.created_at[month]" in result.stdout
     config = load_config(tmp_path / "demo" / "sluice.yaml")
     assert config.server.rate_limit_per_minute == 0
-    store = TokenStore(config.server.state_dir)
+    store = SqliteTokenStore(config.server.state_dir)
     try:
         assert store.lookup(key.group(1)) is not None
     finally:

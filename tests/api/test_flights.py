@@ -10,7 +10,7 @@ from typing import Any
 
 from sluice.cache import CachePolicy, LocalCacheStore, ResultCache
 from sluice.jobs.service import CacheScope, JobRequest, JobService
-from sluice.jobs.store import JobStore
+from sluice.jobs.store import SqliteJobStore
 from tests.api.test_jobs import GatedBackend
 
 
@@ -32,8 +32,8 @@ def scope(model_id: str, compiled: Any) -> CacheScope:
     return CacheScope("conn", 60.0)
 
 
-def service(tmp_path: Path, backend: GatedBackend, **kw: Any) -> tuple[JobService, JobStore]:
-    store = JobStore(tmp_path)
+def service(tmp_path: Path, backend: GatedBackend, **kw: Any) -> tuple[JobService, SqliteJobStore]:
+    store = SqliteJobStore(tmp_path)
     jobs = JobService(backend, store, workers=3, retention_s=3600, scope=scope, **kw)
     return jobs, store
 

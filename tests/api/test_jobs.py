@@ -28,7 +28,7 @@ from sluice.jobs.lines import job_line, unknown_job_line
 from sluice.jobs.record import JobRecord
 from sluice.jobs.service import SHUTDOWN_MESSAGE, JobRequest, JobService, LineCache, _Finished
 from sluice.jobs.state import TERMINAL, InvalidTransition, JobEvent, JobStatus, transition
-from sluice.jobs.store import RESTARTED_MESSAGE, JobStore
+from sluice.jobs.store import RESTARTED_MESSAGE, SqliteJobStore
 from sluice.jobs.writer import JobWriter
 from sluice.project import QueryResult
 from sluice.results.arrow import decode_table, read_ipc_stream
@@ -125,7 +125,7 @@ def ipc(table: pa.Table) -> pa.Buffer:
 
 
 def test_store_keeps_records_and_results(tmp_path: Path) -> None:
-    store = JobStore(tmp_path, inline_max=1000)
+    store = SqliteJobStore(tmp_path, inline_max=1000)
     small, large = pa.table({"x": [1, 2, 3]}), pa.table({"x": list(range(1000))})
     done = record(status=JobStatus.COMPLETE, finished_at=10.0)
     big = record(
@@ -147,7 +147,7 @@ def test_store_keeps_records_and_results(tmp_path: Path) -> None:
     store.insert(running)
     store.close()
 
-    reopened = JobStore(tmp_path)
+    reopened = SqliteJobStore(tmp_path)
     assert reopened.recover(now=20.0) == 1
     recovered = reopened.get(running.id)
     assert recovered is not None and recovered.record.status is JobStatus.ERROR
@@ -199,8 +199,8 @@ def request() -> JobRequest:
     return JobRequest(organization_id="org", user=None, model_id="m", query={"fields": []})
 
 
-def service(tmp_path: Path, backend: GatedBackend, **kw: Any) -> tuple[JobService, JobStore]:
-    store = JobStore(tmp_path)
+def service(tmp_path: Path, backend: GatedBackend, **kw: Any) -> tuple[JobService, SqliteJobStore]:
+    store = SqliteJobStore(tmp_path)
     return JobService(backend, store, workers=2, retention_s=3600, **kw), store
 
 
@@ -266,7 +266,7 @@ def test_shutdown_cancels_jobs_that_outlive_the_grace_period(tmp_path: Path) -> 
 
 
 def test_the_writer_coalesces_a_jobs_states_and_flushes_on_demand(tmp_path: Path) -> None:
-    store = JobStore(tmp_path)
+    store = SqliteJobStore(tmp_path)
     batches: list[int] = []
     real = store.write_batch
 

@@ -37,7 +37,7 @@ def test_limits_above_max_rows_need_the_high_limit(api: ApiClient, keys: Keys) -
         (job,) = job_lines(api.run(query, key=keys.org))
         assert job["status"] == "ERROR" and job["error_type"] == "PLAN"
         assert "above this server's maximum of 50000 rows" in job["error_message"]
-        assert "high-limit" in job["error_message"]
+        assert "high_limit" in job["error_message"]
 
 
 def test_high_limit_mode_serves_an_unlimited_csv(api_factory: ApiFactory) -> None:

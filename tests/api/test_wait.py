@@ -12,7 +12,7 @@ import pytest
 from sluice.config import load_config
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobStatus
-from sluice.jobs.store import RESTARTED_MESSAGE, JobStore
+from sluice.jobs.store import RESTARTED_MESSAGE, SqliteJobStore
 from sluice.results.arrow import decode_table
 from tests.api.conftest import ApiFactory
 from tests.api.support import ORG, ApiClient, Keys, job_lines, ndjson, with_server
@@ -165,7 +165,7 @@ def test_jobs_running_when_the_process_died_are_errors_after_restart(
 
     app = open_api(tmp_path, demo_db)
     app.close()
-    store = JobStore(app.config.server.state_dir)
+    store = SqliteJobStore(app.config.server.state_dir)
     orphan = JobRecord(
         id="22222222-2222-4222-8222-222222222222",
         client_result_id="33333333-3333-4333-8333-333333333333",

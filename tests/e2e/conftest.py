@@ -30,21 +30,32 @@ def free_port() -> int:
 class Server:
     """One ``python -m sluice.server_cli serve`` process."""
 
-    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        log: Path,
+        env: dict[str, str] | None = None,
+        *,
+        log_level: str = "warning",
+        wait: bool = True,
+    ) -> None:
         self.config = config
+        self.log = log
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sluice.server_cli", "serve", "--config", str(config),
-             "--port", str(self.port), "--log-level", "warning"],
+             "--port", str(self.port), "--log-level", log_level],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
         )  # fmt: skip
-        self._wait_ready(log)
+        if wait:
+            self.wait_ready()
 
-    def _wait_ready(self, log: Path) -> None:
+    def wait_ready(self) -> None:
+        log = self.log
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,4 +1,8 @@
-"""The ASGI app, ``create_app(config)``; its lifespan owns the project, stores and executor."""
+"""The ASGI app, ``create_app(config)``; its lifespan owns the project, stores and executor.
+
+The stores are the embedded ones (SQLite, local disk) or, with a Redis URL configured, the shared
+ones of ``sluice.replicas``; the job service and the routes are the same either way.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +17,25 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sluice.api import catalog_routes, query_routes
+from sluice.api import catalog_routes, operations, query_routes
 from sluice.api.errors import http_exception_handler, unhandled_exception_handler
+from sluice.api.middleware import RequestMiddleware
 from sluice.api.openapi import openapi_document
 from sluice.api.state import Services
 from sluice.auth.principal import Authenticator
-from sluice.auth.tokens import TokenStore
-from sluice.cache import InvalidCachePolicy, LocalCacheStore, ResultCache, parse_ttl
+from sluice.cache import CacheStore, InvalidCachePolicy, ResultCache, parse_ttl
 from sluice.compiler.types import CompiledQuery
 from sluice.config import Config, ServerConfig
 from sluice.errors import ConfigError
 from sluice.jobs.service import CacheScope, JobService, ScopeOf
-from sluice.jobs.store import JobStore
+from sluice.observability.metrics import Metrics
 from sluice.project import Project
+from sluice.replicas.state import open_stores
 
 Clock = Callable[[], float]
 
@@ -49,9 +55,11 @@ def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
     ``clock`` (epoch seconds) is what jobs and the result cache read the time from; tests pass
     one they can move forward."""
 
+    metrics = Metrics()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with _services(config, clock) as svc:
+        async with _services(config, clock, metrics) as svc:
             app.state.sluice = svc
             try:
                 yield
@@ -68,6 +76,9 @@ def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
 
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route("/healthz", operations.healthz, methods=["GET"]),
+        Route("/readyz", operations.readyz, methods=["GET"]),
+        Route("/metrics", operations.metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1/whoami", catalog_routes.whoami, methods=["GET"]),
         Route("/api/v1/models", catalog_routes.list_models, methods=["GET"]),
@@ -85,9 +96,13 @@ def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
         routes.append(
             Route(f"{prefix}/query/jobs/{{jobId}}", query_routes.cancel_job, methods=["DELETE"])
         )
+        routes.append(
+            Route(f"{prefix}/query/jobs/{{jobId}}", query_routes.job_status, methods=["GET"])
+        )
     return Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(RequestMiddleware, metrics=metrics)],
         exception_handlers={
             HTTPException: http_exception_handler,
             Exception: unhandled_exception_handler,
@@ -96,18 +111,17 @@ def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
 
 
 @contextlib.asynccontextmanager
-async def _services(config: Config, clock: Clock) -> AsyncIterator[Services]:
+async def _services(config: Config, clock: Clock, metrics: Metrics) -> AsyncIterator[Services]:
     server = config.server
     project = await asyncio.to_thread(Project.open, config)
-    store = tokens = cache = None
+    stores = None
     try:
         check_cache_policies(project)
-        store = JobStore(server.state_dir)
-        tokens = TokenStore(server.state_dir)
-        cache = await asyncio.to_thread(open_result_cache, server, project, clock)
+        stores = await asyncio.to_thread(open_stores, server, clock=clock)
+        cache = await asyncio.to_thread(open_result_cache, server, project, stores.cache, clock)
         jobs = JobService(
             project,
-            store,
+            stores.jobs,
             workers=server.workers,
             retention_s=server.result_retention_s,
             query_timeout_s=server.query_timeout_s,
@@ -116,30 +130,38 @@ async def _services(config: Config, clock: Clock) -> AsyncIterator[Services]:
             cache=cache,
             scope=cache_scope(project, cache),
             clock=clock,
+            events=stores.events,
+            limits=project.concurrency_limits(),
+            connection_of=project.connection_of,
+            metrics=metrics,
         )
         auth = Authenticator(
-            tokens, config.users, rate_limit_per_minute=server.rate_limit_per_minute
+            stores.tokens,
+            config.users,
+            rate_limit_per_minute=server.rate_limit_per_minute,
+            limiter=stores.limiter,
         )
         await jobs.start()
+        if stores.replica_id:
+            log.info("replica %s: jobs, cache and keys in Redis", stores.replica_id)
         try:
-            yield Services(config, project, jobs, auth, _model_timestamps(config))
+            timestamps = _model_timestamps(config)
+            yield Services(config, project, jobs, auth, timestamps, stores.kind)
         finally:
             await jobs.close(server.shutdown_grace_s)
     finally:
-        for closeable in (tokens, store, cache):
-            if closeable is not None:
-                closeable.close()
+        if stores is not None:
+            stores.close()  # the cache store too
         project.close()
 
 
-def open_result_cache(server: ServerConfig, project: Project, clock: Clock) -> ResultCache | None:
-    """The result cache under ``state_dir/cache`` (None when ``cache_max_mb`` is 0), without
-    what earlier versions of the loaded models left in it."""
-    if server.cache_max_mb <= 0:
+def open_result_cache(
+    server: ServerConfig, project: Project, store: CacheStore | None, clock: Clock
+) -> ResultCache | None:
+    """The result cache on ``store`` (None: no cache, ``cache_max_mb`` is 0), without what
+    earlier versions of the loaded models left in it."""
+    if store is None:
         return None
-    store = LocalCacheStore(
-        server.state_dir / "cache", capacity_bytes=int(server.cache_max_mb * (1 << 20)), clock=clock
-    )
     cache = ResultCache(
         store, default_ttl_s=server.cache_ttl_s, max_stale_s=server.cache_max_stale_s, clock=clock
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.exceptions import HTTPException
@@ -19,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from sluice.auth.principal import InvalidToken
 from sluice.auth.ratelimit import TooManyRequests
 from sluice.errors import SluiceError, UserError, http_status
+from sluice.observability.logs import new_request_id, request_id
 
 log = logging.getLogger("sluice.api")
 
@@ -40,15 +40,15 @@ def error_response(err: SluiceError) -> Response:
 
 
 def internal_error_response(exc: BaseException) -> Response:
-    """Log ``exc`` with a fresh request id; answer 500 with a generic message and that id."""
-    request_id = secrets.token_hex(8)
-    log.error("internal error (request id %s)", request_id, exc_info=exc)
+    """Log ``exc`` with the request's id; answer 500 with a generic message and that id."""
+    rid = request_id.get() or new_request_id()
+    log.error("internal error (request id %s)", rid, exc_info=exc, extra={"request_id": rid})
     body = {
-        "detail": f"Internal server error (request id {request_id})",
+        "detail": f"Internal server error (request id {rid})",
         "status": 500,
-        "request_id": request_id,
+        "request_id": rid,
     }
-    return JSONResponse(body, status_code=500, headers={"X-Request-Id": request_id})
+    return JSONResponse(body, status_code=500, headers={"X-Request-Id": rid})
 
 
 def endpoint(handler: Handler) -> Handler:

@@ -177,6 +177,20 @@ _SCHEMAS: dict[str, Any] = {
             "error_message": {"type": "string"},
         },
     },
+    "JobProgress": {
+        "type": "object",
+        "required": ["job_id", "status", "connection"],
+        "properties": {
+            "job_id": {"type": "string"},
+            "status": {"type": "string", "enum": ["QUEUED", "RUNNING"]},
+            "queue_position": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "QUEUED only: 1 is next (reported by the replica holding the job)",
+            },
+            "connection": {"type": "string"},
+        },
+    },
     "Field": {
         "type": "object",
         "properties": {
@@ -256,6 +270,24 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
+def _operations() -> dict[str, Any]:
+    """Liveness, readiness and metrics: no token (for load balancers and scrapers)."""
+
+    def unauthenticated(summary: str, media: str, extra: dict[str, Any]) -> dict[str, Any]:
+        ok = {"description": "OK", "content": {media: {"schema": {"type": "object"}}}}
+        return {"get": {"summary": summary, "security": [], "responses": {"200": ok, **extra}}}
+
+    not_ready = {"503": {"description": "Not ready: `failing` names the failing checks"}}
+    return {
+        "/health": unauthenticated("Liveness (kept for existing clients)", _JSON, {}),
+        "/healthz": unauthenticated("Liveness: the process serves requests", _JSON, {}),
+        "/readyz": unauthenticated(
+            "Readiness: the job store and every connection answer a trivial query", _JSON, not_ready
+        ),
+        "/metrics": unauthenticated("Prometheus metrics (text format)", "text/plain", {}),
+    }
+
+
 def openapi_document(version: str) -> dict[str, Any]:
     run = {
         "post": {
@@ -296,7 +328,30 @@ def openapi_document(version: str) -> dict[str, Any]:
                 },
                 **_errors(400, 403, 404, 429, 500),
             },
-        }
+        },
+        "get": {
+            "summary": (
+                "A job's status (sluice extension): its line once finished, else QUEUED (with "
+                "queue_position) or RUNNING and the connection it runs on"
+            ),
+            "parameters": [_param("jobId", "path", "Job id", required=True)],
+            "responses": {
+                "200": {
+                    "description": "The job's line, or {job_id, status, queue_position, ...}",
+                    "content": {
+                        _JSON: {
+                            "schema": {
+                                "oneOf": [
+                                    {"$ref": "#/components/schemas/JobLine"},
+                                    {"$ref": "#/components/schemas/JobProgress"},
+                                ]
+                            }
+                        }
+                    },
+                },
+                **_errors(400, 403, 404, 429, 500),
+            },
+        },
     }
     wait = {
         "get": {
@@ -351,6 +406,7 @@ def openapi_document(version: str) -> dict[str, Any]:
     paths["/api/v1/models/{modelId}/view"] = _get(
         "Every view with field names and kinds", "ViewList", [_MODEL_ID], (400, 403, 404, 429)
     )
+    paths.update(_operations())
     return {
         "openapi": "3.1.0",
         "info": {

@@ -1,4 +1,5 @@
-"""``POST /query/run``, ``GET /query/wait`` (contract §3, §6, §7, §9) and the sluice extension
+"""``POST /query/run``, ``GET /query/wait`` (contract §3, §6, §7, §9) and the sluice extensions
+``GET /query/jobs/{jobId}`` (a job's status, queue position included) and
 ``DELETE /query/jobs/{jobId}`` (cancel a job)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sluice.cache import CachePolicy
 from sluice.errors import BadRequest, NotFound
 from sluice.jobs.service import JobRequest, Outcome
 from sluice.jobs.state import JobStatus
+from sluice.observability.logs import note_job
 from sluice.results.documents import MEDIA_TYPES, document_chunks, too_many_rows
 
 MAX_BODY_BYTES = 4 << 20  # a query object is a few KB; this bounds what one request can hold
@@ -69,6 +71,7 @@ async def run_query(request: Request) -> Response:
     if envelope.result_type is not None:
         return await _run_document(svc, job, envelope)
     record = svc.jobs.submit(job)
+    note_job(record.id)
     waited = await svc.jobs.wait(
         principal.organization_id, [record.id], svc.config.server.run_window_s
     )
@@ -82,6 +85,7 @@ async def _run_document(svc: Services, job: JobRequest, envelope: RunEnvelope) -
     """resultType mode (contract §7): the result as one CSV, JSON or XLSX document."""
     result_type = envelope.result_type or "csv"
     job_id, outcome = await svc.jobs.run_document(job, svc.config.server.run_window_s)
+    note_job(job_id)
     if outcome is None:
         body = {"detail": "Query timed out", "remaining_job_ids": [job_id], "timed_out": True}
         return JSONResponse(body, status_code=408)
@@ -121,6 +125,8 @@ async def wait_query(request: Request) -> Response:
     principal = await svc.principal(request)
     params = request.query_params
     job_ids = parse_job_ids([*params.getlist("job_ids"), *params.getlist("jobIds")])
+    for job_id in job_ids:
+        note_job(job_id)
     waited = await svc.jobs.wait(
         principal.organization_id, job_ids, svc.config.server.wait_window_s
     )
@@ -134,7 +140,24 @@ async def cancel_job(request: Request) -> Response:
     svc = services(request)
     principal = await svc.principal(request)
     job_id = request.path_params["jobId"]
+    note_job(job_id)
     line = await svc.jobs.cancel(principal.organization_id, job_id)
     if line is None:
         raise NotFound(f"Job {job_id} not found")
     return Response(line.rstrip(b"\n"), media_type="application/json")
+
+
+@endpoint
+async def job_status(request: Request) -> Response:
+    """A job's status (a sluice extension): its line once finished, else
+    ``{"job_id", "status": "QUEUED"|"RUNNING", "queue_position" (queued), "connection"}``."""
+    svc = services(request)
+    principal = await svc.principal(request)
+    job_id = request.path_params["jobId"]
+    note_job(job_id)
+    found = await svc.jobs.status(principal.organization_id, job_id)
+    if found is None:
+        raise NotFound(f"Job {job_id} not found")
+    if isinstance(found, bytes):
+        return Response(found.rstrip(b"\n"), media_type="application/json")
+    return JSONResponse(found)

@@ -19,6 +19,7 @@ class Services:
     jobs: JobService
     auth: Authenticator
     model_timestamps: dict[str, str] = field(default_factory=dict)
+    store_kind: str = "embedded"  # "redis": replicas share jobs, cache, keys and rate limits
 
     async def principal(self, request: Request) -> Principal:
         return await self.auth.authenticate(request.headers.get("authorization"))

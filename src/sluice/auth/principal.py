@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sluice.auth.ratelimit import RateLimiter
+from sluice.auth.ratelimit import RateLimit, RateLimiter
 from sluice.auth.tokens import ORGANIZATION, PERSONAL, Token, TokenStore, hash_secret
 from sluice.config import UserConfig
 from sluice.errors import AuthError, BadRequest, Forbidden, NotFound
@@ -58,8 +58,9 @@ class Authenticator:
     """Resolves bearer tokens, with a short-lived in-memory cache in front of the token store.
 
     A token is re-read from the store at most every ``revalidate_s`` seconds, so a key created
-    or revoked with ``sluice keys`` takes effect on a running server within that time. Store
-    reads run in a thread: the event loop never touches SQLite.
+    or revoked with ``sluice keys`` takes effect on a running server (every replica, when the
+    store is shared) within that time. Store reads run in a thread: the event loop never touches
+    SQLite or Redis.
     """
 
     def __init__(
@@ -68,13 +69,14 @@ class Authenticator:
         users: Sequence[UserConfig],
         *,
         rate_limit_per_minute: int = 0,
+        limiter: RateLimit | None = None,
         revalidate_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._tokens = tokens
         self.users = {user.id: user for user in users}
-        self._limiter = RateLimiter(rate_limit_per_minute)
+        self._limiter = limiter if limiter is not None else RateLimiter(rate_limit_per_minute)
         self._revalidate_s = revalidate_s
         self._clock = clock
         self._wall_clock = wall_clock
@@ -99,7 +101,8 @@ class Authenticator:
             user = self.users.get(token.user_id or "")
             if user is None:  # the user was removed from sluice.yaml
                 raise InvalidToken()
-        self._limiter.check(token.id, now)
+        if self._limiter.per_minute > 0:
+            await self._limiter.acquire(token.id, now)
         return Principal(token, user)
 
     def acting_user(

@@ -1,9 +1,16 @@
-"""A token bucket per API token: ``per_minute`` requests a minute, bursts up to the same number."""
+"""Rate limits per API token (contract §2): ``per_minute`` requests a minute, else a 429.
+
+``RateLimit`` is the protocol the authenticator calls. ``RateLimiter`` is the embedded one, a
+token bucket per token in this process (bursts up to ``per_minute``);
+``sluice.replicas.ratelimit.RedisRateLimiter`` counts per token per minute in Redis, so the limit
+holds across every replica.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 from sluice.errors import RateLimited
 
@@ -14,6 +21,14 @@ class TooManyRequests(RateLimited):
             f"Rate limit exceeded: try again in {retry_after_s} s (server.rate_limit_per_minute)"
         )
         self.retry_after_s = retry_after_s
+
+
+class RateLimit(Protocol):
+    per_minute: int  # 0: off
+
+    async def acquire(self, key: str, now: float) -> None:
+        """Count one request of ``key`` (``now``: monotonic seconds); raises TooManyRequests."""
+        ...
 
 
 @dataclass(slots=True)
@@ -34,6 +49,9 @@ class RateLimiter:
     @property
     def enabled(self) -> bool:
         return self.per_minute > 0
+
+    async def acquire(self, key: str, now: float) -> None:
+        self.check(key, now)
 
     def check(self, key: str, now: float) -> None:
         """Take one request from ``key``'s bucket; raises TooManyRequests when it is empty."""

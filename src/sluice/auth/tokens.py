@@ -5,6 +5,10 @@ any user; a *personal access token* acts as one user. The secret is shown once, 
 the store keeps its hash, a short public id (for ``keys list`` / ``keys revoke``) and a display
 prefix. A lookup hashes the presented secret, finds the row by hash and compares the hashes with
 ``hmac.compare_digest``.
+
+``TokenStore`` is the protocol; ``SqliteTokenStore`` keeps tokens in ``state_dir/sluice.db`` (one
+host), ``sluice.replicas.tokens.RedisTokenStore`` in Redis (every replica sees a key created or
+revoked once). ``sluice.replicas.state.open_token_store`` picks one from the configuration.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from sluice.errors import NotFound
 from sluice.jobs.sqlite import db_path, open_db
@@ -63,8 +68,68 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-class TokenStore:
+def new_token(
+    kind: str,
+    organization_id: str,
+    *,
+    user_id: str | None = None,
+    name: str = "",
+    expires_at: float | None = None,
+) -> tuple[str, Token]:
+    """A fresh secret and the token that describes it (not stored yet)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown token kind {kind!r}")
+    if (kind == PERSONAL) != (user_id is not None):
+        raise ValueError("a personal access token needs a user id; an organization key has none")
+    secret = _SECRET_PREFIX[kind] + secrets.token_urlsafe(32)
+    token = Token(
+        id=secrets.token_hex(4),
+        kind=kind,
+        organization_id=organization_id,
+        user_id=user_id,
+        name=name,
+        prefix=secret[: len(_SECRET_PREFIX[kind]) + 4],
+        created_at=time.time(),
+        expires_at=expires_at,
+    )
+    return secret, token
+
+
+def no_single_token(token_id: str, found: int) -> NotFound:
+    what = "no token" if not found else f"{found} tokens"
+    return NotFound(f"{what} with id or prefix {token_id!r}")
+
+
+class TokenStore(Protocol):
     """Blocking; thread-safe. The server calls it off the event loop."""
+
+    def create(
+        self,
+        kind: str,
+        organization_id: str,
+        *,
+        user_id: str | None = None,
+        name: str = "",
+        expires_at: float | None = None,
+    ) -> tuple[str, Token]:
+        """A new token: (secret, token). The secret is not stored and cannot be shown again."""
+        ...
+
+    def lookup(self, secret: str) -> Token | None:
+        """The token whose secret is ``secret`` (revoked and expired ones included), or None."""
+        ...
+
+    def list(self, *, include_revoked: bool = False) -> list[Token]: ...
+
+    def revoke(self, token_id: str) -> Token:
+        """Revoke by public id (or by the displayed prefix, when it names one token)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqliteTokenStore:
+    """Tokens in ``state_dir/sluice.db``."""
 
     def __init__(self, state_dir: Path) -> None:
         self._conn = open_db(db_path(state_dir))
@@ -80,23 +145,8 @@ class TokenStore:
         name: str = "",
         expires_at: float | None = None,
     ) -> tuple[str, Token]:
-        """A new token: (secret, token). The secret is not stored and cannot be shown again."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown token kind {kind!r}")
-        if (kind == PERSONAL) != (user_id is not None):
-            raise ValueError(
-                "a personal access token needs a user id; an organization key has none"
-            )
-        secret = _SECRET_PREFIX[kind] + secrets.token_urlsafe(32)
-        token = Token(
-            id=secrets.token_hex(4),
-            kind=kind,
-            organization_id=organization_id,
-            user_id=user_id,
-            name=name,
-            prefix=secret[: len(_SECRET_PREFIX[kind]) + 4],
-            created_at=time.time(),
-            expires_at=expires_at,
+        secret, token = new_token(
+            kind, organization_id, user_id=user_id, name=name, expires_at=expires_at
         )
         with self._lock:
             self._conn.execute(
@@ -106,7 +156,6 @@ class TokenStore:
         return secret, token
 
     def lookup(self, secret: str) -> Token | None:
-        """The token whose secret is ``secret`` (revoked and expired ones included), or None."""
         digest = hash_secret(secret)
         with self._lock:
             row = self._conn.execute(
@@ -125,14 +174,12 @@ class TokenStore:
         return [Token(*row) for row in rows]
 
     def revoke(self, token_id: str) -> Token:
-        """Revoke by public id (or by the displayed prefix, when it names one token)."""
         with self._lock:
             rows = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM tokens WHERE id = ? OR prefix = ?", (token_id, token_id)
             ).fetchall()
             if len(rows) != 1:
-                what = "no token" if not rows else f"{len(rows)} tokens"
-                raise NotFound(f"{what} with id or prefix {token_id!r}")
+                raise no_single_token(token_id, len(rows))
             token = Token(*rows[0])
             now = time.time()
             self._conn.execute(

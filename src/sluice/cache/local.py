@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS entries (
 
 
 class LocalCacheStore:
+    shared = False
+
     def __init__(
         self,
         directory: Path,

@@ -2,7 +2,10 @@
 
 Results up to ``hot_entry_max`` bytes are also kept in memory as the base64 text a job line
 carries (``hot_bytes`` in all, least recently used out), so a hit on them reads no file and
-encodes nothing: the job service answers such a hit on the event loop, without a thread.
+encodes nothing: with a local store the job service answers such a hit on the event loop,
+without a thread. The memory copy is tied to the entry it was made from (its ``computed_at``):
+with a shared store another replica may have replaced the entry since, and then the copy is not
+used.
 
 A result is *fresh* for its TTL (the topic's ``cache_policy``, else ``server.cache_ttl_s``) and
 *stale* after that. A stale entry is still served to ``Standard`` requests (``EXACT_STALE``, and
@@ -53,11 +56,16 @@ class ResultCache:
         self.max_stale_s = max(0.0, max_stale_s)
         self.clock = clock
         self._ttls: dict[str, float] = {}
-        self._hot: OrderedDict[str, bytes] = OrderedDict()
+        self._hot: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._hot_size = 0
         self._hot_bytes = hot_bytes
         self._hot_entry_max = hot_entry_max
         self._hot_lock = threading.Lock()
+
+    @property
+    def local(self) -> bool:
+        """Whether lookups stay in this process (no network): safe on the event loop."""
+        return not getattr(self.store, "shared", False)
 
     def ttl(self, topic_policy: str | None) -> float:
         """Seconds results stay fresh under a topic's ``cache_policy`` (None: the default)."""
@@ -86,27 +94,30 @@ class ResultCache:
     def open(self, key: str) -> CachedData | None:
         return self.store.open(key)
 
-    def hot(self, key: str) -> bytes | None:
+    def hot(self, entry: CacheEntry) -> bytes | None:
         """A small entry's base64 text from memory (only after ``lookup`` found the entry)."""
         with self._hot_lock:
-            data = self._hot.get(key)
-            if data is not None:
-                self._hot.move_to_end(key)
-            return data
+            found = self._hot.get(entry.key)
+            if found is None or found[0] != entry.computed_at:
+                return None
+            self._hot.move_to_end(entry.key)
+            return found[1]
 
-    def remember(self, key: str, data: pa.Buffer | bytes, b64: bytes | None = None) -> None:
+    def remember(
+        self, entry: CacheEntry, data: pa.Buffer | bytes, b64: bytes | None = None
+    ) -> None:
         """Keep a small entry's base64 text in memory (``b64``, when already computed)."""
         if memoryview(data).nbytes > self._hot_entry_max:
             return
         raw = b64 if b64 is not None else b64encode(data)
         with self._hot_lock:
-            old = self._hot.pop(key, None)
+            old = self._hot.pop(entry.key, None)
             if old is not None:
-                self._hot_size -= len(old)
-            self._hot[key] = raw
+                self._hot_size -= len(old[1])
+            self._hot[entry.key] = (entry.computed_at, raw)
             self._hot_size += len(raw)
             while self._hot_size > self._hot_bytes:
-                _, evicted = self._hot.popitem(last=False)
+                _, (_, evicted) = self._hot.popitem(last=False)
                 self._hot_size -= len(evicted)
 
     def put(
@@ -134,7 +145,7 @@ class ResultCache:
         )
         if not self.store.put(entry, data):
             return None
-        self.remember(key, data, b64)
+        self.remember(entry, data, b64)
         return entry
 
     def stored(self, key: str, b64: bytes) -> Path | bytes:
@@ -154,6 +165,10 @@ class ResultCache:
     def purge(self) -> int:
         """Drop entries too stale to serve even to ``Standard``."""
         return self.store.purge(self.clock() - self.max_stale_s)
+
+    def check(self) -> None:
+        """Raise when the store cannot be used (readiness)."""
+        self.store.get("readiness-check")
 
     def close(self) -> None:
         self.store.close()

@@ -3,7 +3,7 @@
 An entry is the *encoded* result, the Arrow IPC stream bytes a job line's base64 is made of,
 plus what a job line needs besides (fields, column names, timings). Serving a hit is a read, never
 a re-encode. The embedded default is ``LocalCacheStore`` (files on local disk, an SQLite index);
-a shared store for several replicas (Redis) implements the same protocol.
+``sluice.replicas.cache.RedisCacheStore``, shared by replicas, implements the same protocol.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class CacheStore(Protocol):
     """Thread-safe. Bounded in bytes; the least recently used entries go first."""
 
     capacity_bytes: int
+    shared: bool  # other replicas read and write it (calls go over the network)
 
     @property
     def size_bytes(self) -> int: ...

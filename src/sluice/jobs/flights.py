@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from sluice.engines.base import CancelToken
 from sluice.errors import SluiceError
+from sluice.jobs.queues import Ticket
 from sluice.results.arrow import b64encode
 
 log = logging.getLogger("sluice.jobs")
@@ -73,7 +74,7 @@ Callback = Callable[[FlightOutcome], None]
 
 
 class Flight:
-    __slots__ = ("cancel", "keep_alive", "key", "outcome", "waiters")
+    __slots__ = ("cancel", "keep_alive", "key", "outcome", "ticket", "waiters")
 
     def __init__(self, key: str | None, *, keep_alive: bool = False) -> None:
         self.key = key
@@ -81,6 +82,7 @@ class Flight:
         self.cancel = CancelToken()
         self.waiters: dict[str, Callback] = {}
         self.outcome: FlightOutcome | None = None
+        self.ticket: Ticket | None = None  # its place in its connection's queue
 
 
 class Flights:

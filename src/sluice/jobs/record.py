@@ -34,6 +34,7 @@ class JobRecord:
     stream_ms: float | None = None
     result_rows: int | None = None
     result_bytes: int | None = None
+    connection: str | None = None  # the connection (sluice.yaml name) the job runs on
 
     def advance(self, event: JobEvent, **changes: Any) -> JobRecord:
         """The record after ``event`` (raises InvalidTransition when not allowed)."""

@@ -26,6 +26,18 @@ Until the writer reports a finished job written, its line is pinned in ``_unsave
 evicted), so a job that finished is always deliverable, from memory or from disk. A document job
 (``resultType``) renders no NDJSON line unless asked: its line is rendered from the job store if
 its id ever leaves the server (a 408) and someone waits for it.
+
+Per connection, at most ``max_concurrency`` statements run at once (``sluice.jobs.queues``): a
+flight's execution (or a background refresh) takes a slot of its connection's queue, and waits
+in FIFO order when none is free; ``status`` reports a waiting job's place in the queue. Compiling
+and answering from the cache take no slot, so a cached hit never waits behind a slow statement.
+
+Replicas (a shared store with ``JobEvents``): a wait for a job this process does not hold reads
+the shared store; a job still running elsewhere gets a *remote* future, registered before the
+read so no completion can slip between, and resolved when the job's completion event arrives
+(``_finished_elsewhere``). A completion event for a job this process is still running means
+another replica failed it (this replica's lease had expired): the local run is killed with the
+stored message, so every replica answers the same.
 """
 
 from __future__ import annotations
@@ -40,7 +52,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,11 +66,13 @@ from sluice.config import UserConfig
 from sluice.engines.base import CancelToken
 from sluice.errors import Cancelled, InternalError, SluiceError, UserError, job_error_type
 from sluice.jobs.flights import Executed, Flight, FlightOutcome, Flights
-from sluice.jobs.lines import job_line, unknown_job_line
+from sluice.jobs.lines import dumps, job_line, unknown_job_line
+from sluice.jobs.queues import ConnectionQueues, Ticket
 from sluice.jobs.record import JobRecord
-from sluice.jobs.state import JobEvent, JobStatus
-from sluice.jobs.store import JobStore, StoredResult
+from sluice.jobs.state import TERMINAL, JobEvent, JobStatus
+from sluice.jobs.store import EventHandlers, JobEvents, JobStore, StoredResult
 from sluice.jobs.writer import JobWriter
+from sluice.observability.metrics import Gauges, Metrics
 from sluice.project import QueryResult
 from sluice.query.spec import is_uuid
 from sluice.results.arrow import b64encode, ipc_size, ipc_stream
@@ -71,6 +85,8 @@ T = TypeVar("T")
 _CLOCK_PROBE = timedelta(days=400, hours=1, minutes=1, seconds=1)
 SHUTDOWN_MESSAGE = "The server shut down before this job finished; run the query again."
 CANCELLED_MESSAGE = "The query was cancelled by a request to cancel job {job_id}."
+DEFAULT_CONNECTION = "default"
+REMOTE_CANCEL_WAIT_S = 5.0  # a cancel sent to another replica: how long to wait for its line
 
 
 class QueryBackend(Protocol):
@@ -145,13 +161,21 @@ class _Live:
     (never with a terminal record: the terminal one is published)."""
 
     __slots__ = (
-        "cancel", "cancel_reason", "deadline", "done", "exposed", "flight", "record", "request",
+        "cancel", "cancel_reason", "connection", "deadline", "done", "exposed", "flight",
+        "record", "request",
     )  # fmt: skip
 
-    def __init__(self, record: JobRecord, request: JobRequest, done: asyncio.Future[Outcome]):
+    def __init__(
+        self,
+        record: JobRecord,
+        request: JobRequest,
+        done: asyncio.Future[Outcome],
+        connection: str,
+    ) -> None:
         self.record = record
         self.request = request
         self.done = done
+        self.connection = connection
         self.cancel = CancelToken()
         self.cancel_reason: str | None = None
         self.deadline: asyncio.TimerHandle | None = None
@@ -164,6 +188,28 @@ class _Finished:
     organization_id: str
     finished_at: float
     line: bytes | None  # None: a document job, whose line is rendered from the store
+
+
+@dataclass(frozen=True, slots=True)
+class _Running:
+    """A job the shared store holds as running (on another replica)."""
+
+    organization_id: str
+    record: JobRecord
+
+
+_Stored = _Finished | _Running
+
+
+class _RemoteWait:
+    """Waiters on a job of another replica share one future, resolved by its completion event
+    with what the store then holds (None: nothing, the job is unknown or expired)."""
+
+    __slots__ = ("future", "refs")
+
+    def __init__(self, future: asyncio.Future[_Stored | None]) -> None:
+        self.future = future
+        self.refs = 0
 
 
 _Memo = tuple[CompiledQuery, _Plan] | None  # None: the query's SQL depends on the clock
@@ -271,7 +317,14 @@ class JobService:
         cache: ResultCache | None = None,
         scope: ScopeOf | None = None,
         clock: Callable[[], float] = time.time,
+        events: JobEvents | None = None,
+        limits: Mapping[str, int] | None = None,
+        connection_of: Callable[[str], str] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        """``limits``: statements at once per connection name (more wait in FIFO order);
+        ``connection_of``: a model id's connection name. Without them every job shares one
+        queue of ``workers`` slots. ``events``: completion events of replicas sharing ``store``."""
         self._backend = backend
         self._store = store
         self._retention_s = retention_s
@@ -280,7 +333,11 @@ class JobService:
         self._result_cache = cache
         self._scope = scope
         self._clock = clock
-        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="sluice-job")
+        self._queues = ConnectionQueues(limits or {}, default_limit=workers)
+        self._connection_of = connection_of or _default_connection
+        # A thread for every statement slot, and ``workers`` more to compile and answer hits.
+        threads = max(1, workers) + self._queues.capacity
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="sluice-job")
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sluice-store")
         self._writer = JobWriter(store, on_written=self._on_written)
         self._flights = Flights()
@@ -289,6 +346,12 @@ class JobService:
         self._live: dict[str, _Live] = {}
         self._unsaved: dict[str, _Finished] = {}
         self._cache = LineCache(result_memory_bytes)
+        self._events = events
+        self._remote: dict[str, _RemoteWait] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.metrics = metrics if metrics is not None else Metrics()
+        self._finished_count = {s: self.metrics.jobs.labels(s.value) for s in TERMINAL}
+        self.metrics.add_source(self._gauges)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._purger: asyncio.Task[None] | None = None
         self._closed = False
@@ -303,6 +366,14 @@ class JobService:
                 "%d job(s) were running when the server last stopped: marked ERROR", recovered
             )
         await self._in_store(self._store.purge, self._clock() - self._retention_s)
+        if self._events is not None:
+            handlers = EventHandlers(
+                finished=functools.partial(self._call_on_loop, self._finished_elsewhere),
+                cancel=functools.partial(self._call_on_loop, self._cancel_requested),
+                resync=functools.partial(self._call_on_loop, self._resync),
+                orphaned=self.metrics.orphaned.inc,
+            )
+            await asyncio.to_thread(self._events.start, handlers)
         self._purger = asyncio.create_task(self._purge_forever(), name="sluice-job-purge")
 
     async def close(self, grace_s: float = 10.0) -> None:
@@ -320,6 +391,10 @@ class JobService:
         self._flights.cancel_all()  # background refreshes and statements nobody waits for
         await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=False)
         await asyncio.to_thread(self._writer.close)
+        if self._events is not None:  # after the writer: this replica's jobs are all stored
+            await asyncio.to_thread(self._events.close)
+        for task in list(self._tasks):
+            task.cancel()
         await asyncio.to_thread(self._store_thread.shutdown, wait=True)
 
     @property
@@ -336,6 +411,18 @@ class JobService:
         """Warehouse executions started since the service started."""
         return self._flights.started
 
+    @property
+    def queues(self) -> ConnectionQueues:
+        return self._queues
+
+    @property
+    def replica_id(self) -> str | None:
+        return self._events.replica_id if self._events is not None else None
+
+    def check(self) -> None:
+        """Raise when the job store cannot be used (blocking: readiness runs it in a thread)."""
+        self._store.check()
+
     # -- submit, wait and cancel (event loop) --------------------------------------------------
 
     def submit(self, request: JobRequest) -> JobRecord:
@@ -343,6 +430,7 @@ class JobService:
         loop = self._require_loop()
         if self._closed:
             raise RuntimeError("the job service is shut down")
+        connection = self._connection_of(request.model_id)
         record = JobRecord(
             id=self._ids.next(),
             client_result_id=self._ids.next(),
@@ -353,8 +441,9 @@ class JobService:
             created_at=self._clock(),
             plan_only=request.plan_only,
             request_query=dict(request.query),
+            connection=connection,
         )
-        live = _Live(record, request, loop.create_future())
+        live = _Live(record, request, loop.create_future(), connection)
         self._live[record.id] = live
         if self._answer_on_loop(live):
             return record
@@ -366,18 +455,21 @@ class JobService:
     def _answer_on_loop(self, live: _Live) -> bool:
         """The fast path: answer from a small cached result of a query compiled before."""
         request, cache = live.request, self._result_cache
-        if cache is None or request.plan_only or request.document or not request.cache.reads:
+        if cache is None or not cache.local:  # a shared cache is a network call: not on the loop
+            return False
+        if request.plan_only or request.document or not request.cache.reads:
             return False
         memo = self._compiled.get(_memo_key(request))
         if memo is None:
             return False
-        compiled, plan = memo
+        compiled, plan = memo[0], _with_policy(memo[1], request.cache)
         found = cache.lookup(plan.key) if plan.key is not None else None
         if found is None or not (found.fresh or plan.policy.serves_stale) or plan.ttl_s <= 0:
             return False
-        b64 = cache.hot(found.entry.key)
+        b64 = cache.hot(found.entry)
         if b64 is None:
             return False
+        self.metrics.cache_lookup(found.fresh)
         live.record = live.record.advance(JobEvent.START, started_at=self._clock()).advance(
             JobEvent.EXECUTE,
             summary=plan_summary(compiled),
@@ -436,10 +528,11 @@ class JobService:
         """Terminal lines for ``job_ids``, holding up to ``timeout`` s until every one is done.
 
         A job of another organization, an expired one and an id that never existed all get the
-        same "Unable to find job" line.
+        same "Unable to find job" line. With replicas, a job running on another replica is
+        waited for through its completion event.
         """
         lines: dict[str, bytes] = {}
-        pending: dict[str, asyncio.Future[Outcome]] = {}
+        pending: dict[str, asyncio.Future[Any]] = {}
         misses: list[str] = []
         for job_id in job_ids:
             live = self._live.get(job_id)
@@ -458,26 +551,40 @@ class JobService:
                 lines[job_id] = finished.line
             else:
                 lines[job_id] = unknown_job_line(job_id)
-        if misses:
-            lines.update(await self._load_lines(organization_id, misses))
-        if pending and timeout > 0:
-            await asyncio.wait(pending.values(), timeout=timeout)
-        remaining: list[str] = []
-        document_ids: list[str] = []
-        for job_id, future in pending.items():
-            if not future.done():
-                remaining.append(job_id)
-            elif (line := future.result().line) is not None:
-                lines[job_id] = line
-            else:
-                document_ids.append(job_id)
-        if document_ids:
-            lines.update(await self._load_lines(organization_id, document_ids))
+        watches: dict[str, _RemoteWait] = {}
+        try:
+            if misses:
+                if self._events is not None:  # before reading: no completion slips between
+                    watches = {job_id: self._watch(job_id) for job_id in dict.fromkeys(misses)}
+                found, running = await self._load_lines(organization_id, misses)
+                lines.update(found)
+                for job_id in running:
+                    pending[job_id] = watches[job_id].future
+            if pending and timeout > 0:
+                await asyncio.wait(pending.values(), timeout=timeout)
+            remaining: list[str] = []
+            document_ids: list[str] = []
+            for job_id, future in pending.items():
+                if not future.done():
+                    remaining.append(job_id)
+                elif job_id in watches:
+                    lines[job_id] = self._remote_line(job_id, future.result(), organization_id)
+                elif (line := future.result().line) is not None:
+                    lines[job_id] = line
+                else:
+                    document_ids.append(job_id)
+            if document_ids:
+                found, _ = await self._load_lines(organization_id, document_ids)
+                lines.update(found)
+        finally:
+            for job_id, watch in watches.items():
+                self._unwatch(job_id, watch)
         ordered = [lines[job_id] for job_id in dict.fromkeys(job_ids) if job_id in lines]
         return WaitResult(ordered, remaining)
 
     async def cancel(self, organization_id: str, job_id: str) -> bytes | None:
         """Cancel a running job (it ends ``ERROR``/``KILL``); a finished one is left as it is.
+        A queued job leaves its queue. A job running on another replica is asked to stop there.
 
         Returns the job's terminal line, or None for a job this organization cannot see.
         """
@@ -488,25 +595,152 @@ class JobService:
             self._kill(live, CANCELLED_MESSAGE.format(job_id=job_id))
             if live.done.done() and (line := live.done.result().line) is not None:
                 return line
+        elif self._events is not None and is_uuid(job_id):
+            stored = (await self._in_store(self._load, [job_id])).get(job_id)
+            if isinstance(stored, _Running) and stored.organization_id == organization_id:
+                await asyncio.to_thread(self._events.request_cancel, job_id)
+                waited = await self.wait(organization_id, [job_id], REMOTE_CANCEL_WAIT_S)
+                if waited.remaining:
+                    return dumps(_progress(stored.record, None)) + b"\n"
+                return waited.lines[0] if waited.lines else None
         waited = await self.wait(organization_id, [job_id], 0)
         found = waited.lines[0] if waited.lines else None
         return None if found is None or found == unknown_job_line(job_id) else found
 
-    async def _load_lines(self, organization_id: str, job_ids: list[str]) -> dict[str, bytes]:
-        """Lines of jobs that are not in memory (or document jobs), rendered from the store."""
+    async def status(self, organization_id: str, job_id: str) -> bytes | dict[str, Any] | None:
+        """A finished job's line; ``{"job_id", "status": "QUEUED"|"RUNNING", "queue_position"
+        (queued only), "connection"}`` for one still going; None for one this organization
+        cannot see. (The queue position is known to the replica holding the job.)"""
+        live = self._live.get(job_id)
+        if live is not None:
+            if live.record.organization_id != organization_id:
+                return None
+            flight = live.flight
+            ticket = flight.ticket if flight is not None else None
+            position = self._queues.position(ticket) if ticket is not None else None
+            return _progress(live.record, position, local=True)
+        waited = await self.wait(organization_id, [job_id], 0)
+        if waited.lines:
+            line = waited.lines[0]
+            return None if line == unknown_job_line(job_id) else line
+        if waited.remaining:  # running on another replica
+            stored = (await self._in_store(self._load, [job_id])).get(job_id)
+            if isinstance(stored, _Running):
+                return _progress(stored.record, None)
+            if isinstance(stored, _Finished) and stored.line is not None:
+                return stored.line
+        return None
+
+    async def _load_lines(
+        self, organization_id: str, job_ids: list[str]
+    ) -> tuple[dict[str, bytes], list[str]]:
+        """Lines of jobs that are not in memory (or document jobs), rendered from the store, and
+        the ids the shared store holds as running elsewhere (replicas only)."""
         if any(job_id in self._unsaved for job_id in job_ids):
             await asyncio.wrap_future(self._writer.flush_future())
         loaded = await self._in_store(self._load, job_ids)
         lines: dict[str, bytes] = {}
+        running: list[str] = []
         for job_id in job_ids:
             found = loaded.get(job_id)
+            if isinstance(found, _Running):
+                if self._events is not None and found.organization_id == organization_id:
+                    running.append(job_id)
+                else:
+                    lines[job_id] = unknown_job_line(job_id)
+                continue
             if found is not None and job_id not in self._unsaved:
                 self._cache.put(job_id, found)
             if found is not None and found.line and self._visible(found, organization_id):
                 lines[job_id] = found.line
             else:
                 lines[job_id] = unknown_job_line(job_id)
-        return lines
+        return lines, running
+
+    def _remote_line(self, job_id: str, stored: _Stored | None, organization_id: str) -> bytes:
+        if isinstance(stored, _Finished) and stored.line and self._visible(stored, organization_id):
+            return stored.line
+        return unknown_job_line(job_id)
+
+    # -- replicas (event loop) -----------------------------------------------------------------
+
+    def _watch(self, job_id: str) -> _RemoteWait:
+        watch = self._remote.get(job_id)
+        if watch is None or watch.future.done():
+            watch = self._remote[job_id] = _RemoteWait(self._require_loop().create_future())
+        watch.refs += 1
+        return watch
+
+    def _unwatch(self, job_id: str, watch: _RemoteWait) -> None:
+        watch.refs -= 1
+        if watch.refs <= 0 and self._remote.get(job_id) is watch:
+            del self._remote[job_id]
+
+    def _finished_elsewhere(self, job_id: str) -> None:
+        """A job reached a terminal state in the shared store (its completion event)."""
+        live = self._live.get(job_id)
+        if live is not None:  # ours, still running: another replica failed it (lease expired)
+            self._spawn(self._adopt_end(live))
+        watch = self._remote.get(job_id)
+        if watch is not None and not watch.future.done():
+            self._spawn(self._resolve_remote(job_id, watch))
+
+    async def _resolve_remote(self, job_id: str, watch: _RemoteWait) -> None:
+        stored = (await self._in_store(self._load, [job_id])).get(job_id)
+        if isinstance(stored, _Running) or watch.future.done():
+            return  # not finished after all (a resync): its event is still to come
+        if stored is not None and stored.line is not None:
+            self._cache.put(job_id, stored)
+        watch.future.set_result(stored)
+
+    async def _adopt_end(self, live: _Live) -> None:
+        stored = await self._in_store(self._store.get, live.record.id)
+        if stored is None or not stored.record.is_terminal or live.done.done():
+            return
+        log.warning(
+            "job %s was ended by another replica (%s)", live.record.id,
+            stored.record.error_message, extra={"job_id": live.record.id},
+        )  # fmt: skip
+        self._kill(live, stored.record.error_message or SHUTDOWN_MESSAGE)
+
+    def _cancel_requested(self, job_id: str) -> None:
+        live = self._live.get(job_id)
+        if live is not None:
+            self._kill(live, CANCELLED_MESSAGE.format(job_id=job_id))
+
+    def _resync(self) -> None:
+        """Events may have been missed (the listener reconnected): look at the store again."""
+        for job_id, watch in list(self._remote.items()):
+            if not watch.future.done():
+                self._spawn(self._resolve_remote(job_id, watch))
+        for live in list(self._live.values()):
+            if live.exposed:
+                self._spawn(self._adopt_end(live))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _gauges(self) -> Gauges:
+        states = self._queues.states()
+        waiting = {id(ticket) for ticket in self._queues.waiting()}
+        lives = list(self._live.values())
+        queued = sum(
+            1 for live in lives if live.flight is not None and id(live.flight.ticket) in waiting
+        )
+        by_connection = [(s.connection,) for s in states]
+        return [
+            ("sluice_queue_depth", "Jobs waiting for a slot on their connection",
+             ["connection"], list(zip(by_connection, (s.waiting for s in states), strict=True))),
+            ("sluice_connection_running", "Statements running on the connection (jobs, refreshes)",
+             ["connection"], list(zip(by_connection, (s.running for s in states), strict=True))),
+            ("sluice_connection_max_concurrency", "Statements the connection may run at once",
+             ["connection"], list(zip(by_connection, (s.limit for s in states), strict=True))),
+            ("sluice_jobs_in_progress", "Jobs not finished: queued (waiting for a slot) or "
+             "running (compiling, executing)", ["state"],
+             [(("queued",), queued), (("running",), len(lives) - queued)]),
+        ]  # fmt: skip
 
     # -- the worker (pool threads) -------------------------------------------------------------
 
@@ -514,7 +748,10 @@ class JobService:
         try:
             self._start(live)
         except Exception:
-            log.exception("job %s failed with an internal error", live.record.id)
+            log.exception(
+                "job %s failed with an internal error", live.record.id,
+                extra={"job_id": live.record.id},
+            )  # fmt: skip
             self._finish(live, self._failed(live, InternalError("internal")))
 
     def _start(self, live: _Live) -> None:
@@ -522,17 +759,24 @@ class JobService:
             return  # killed while queued: its line is out already
         request = live.request
         record = live.record = live.record.advance(JobEvent.START, started_at=self._clock())
-        try:
-            compiled = self._backend.compile(
-                request.model_id,
-                request.query,
-                now=datetime.now(UTC),
-                user=request.user,
-                timezone=request.timezone,
-            )
-        except SluiceError as err:
-            self._finish(live, self._failed(live, err))
-            return
+        if live.exposed:  # other replicas report it RUNNING now, no longer QUEUED
+            self._writer.put(record)
+        memo = self._compiled.get(_memo_key(request))  # compiled before, clock-independent
+        plan: _Plan | None = None
+        if memo is not None:
+            compiled, plan = memo[0], _with_policy(memo[1], request.cache)
+        else:
+            try:
+                compiled = self._backend.compile(
+                    request.model_id,
+                    request.query,
+                    now=datetime.now(UTC),
+                    user=request.user,
+                    timezone=request.timezone,
+                )
+            except SluiceError as err:
+                self._finish(live, self._failed(live, err))
+                return
         summary = plan_summary(compiled)
         query = executed_query(request, compiled)
         if request.plan_only:
@@ -542,8 +786,9 @@ class JobService:
             self._finish(live, Outcome(planned, job_line(planned)))
             return
         live.record = record.advance(JobEvent.EXECUTE, summary=summary, query=query)
-        plan = self._plan(request, compiled)
-        self._remember(request, compiled, plan)
+        if plan is None:
+            plan = self._plan(request, compiled)
+            self._remember(request, compiled, plan)
         if self._answer_from_cache(live, plan, compiled):
             return
         callback = functools.partial(self._on_landed, live)
@@ -551,12 +796,48 @@ class JobService:
             plan.key, live.record.id, callback, share=plan.policy.joins_running
         )
         live.flight = flight
+        if not leader:
+            self.metrics.flight_joins.inc()
         if landed is not None:
             callback(landed)
         elif live.cancel.cancelled:  # killed while joining: don't keep the flight for it
             self._flights.leave(flight, live.record.id)
         if leader:
-            self._execute(flight, request.model_id, compiled, plan)
+            self._launch(flight, request.model_id, compiled, plan, live.record.id)
+
+    def _launch(
+        self, flight: Flight, model_id: str, compiled: CompiledQuery, plan: _Plan, job_id: str
+    ) -> None:
+        """Run a new flight when its connection has a free slot: now, in this thread, or later
+        in a pool thread when a slot frees up (the flight's jobs are QUEUED meanwhile)."""
+        connection = self._connection_of(model_id)
+        start = functools.partial(
+            self._dispatch_flight, flight, model_id, compiled, plan, connection
+        )
+        flight.ticket = Ticket(connection, start, job_id)
+        if self._queues.enter(flight.ticket, inline=True) == 0:
+            self._run_flight(flight, model_id, compiled, plan, connection)
+
+    def _dispatch_flight(
+        self, flight: Flight, model_id: str, compiled: CompiledQuery, plan: _Plan, connection: str
+    ) -> None:
+        try:
+            self._pool.submit(self._run_flight, flight, model_id, compiled, plan, connection)
+        except RuntimeError:  # shutting down: its jobs are killed by ``close``
+            self._flights.retire(flight)
+            self._queues.leave(connection)
+
+    def _run_flight(
+        self, flight: Flight, model_id: str, compiled: CompiledQuery, plan: _Plan, connection: str
+    ) -> None:
+        try:
+            if flight.cancel.cancelled:  # every job left it while it waited for a slot
+                self._flights.land(flight, Cancelled("the query was cancelled"))
+                self._flights.retire(flight)
+            else:
+                self._execute(flight, model_id, compiled, plan)
+        finally:
+            self._queues.leave(connection)  # the next waiting statement starts
 
     def _remember(self, request: JobRequest, compiled: CompiledQuery, plan: _Plan) -> None:
         """Remember a compiled query for the fast path, unless its SQL reads the clock."""
@@ -597,8 +878,10 @@ class JobService:
             return False
         found = cache.lookup(plan.key)
         if found is None or not (found.fresh or plan.policy.serves_stale):
+            self.metrics.cache_lookup(None)
             return False
-        if not live.request.document and (hot := cache.hot(plan.key)) is not None:
+        if not live.request.document and (hot := cache.hot(found.entry)) is not None:
+            self.metrics.cache_lookup(found.fresh)
             outcome, stored = self._hot_hit(live, found, hot)
             if not found.fresh:
                 self._refresh(plan, live.request.model_id, compiled)
@@ -606,7 +889,9 @@ class JobService:
             return True
         data = cache.open(plan.key)
         if data is None:
+            self.metrics.cache_lookup(None)
             return False
+        self.metrics.cache_lookup(found.fresh)
         try:
             outcome, stored = self._hit(live, found, data)
         except BaseException:
@@ -631,7 +916,7 @@ class JobService:
                 source = data.file.read_buffer()
             b64 = None if live.request.document else b64encode(source)
             if b64 is not None and self._result_cache is not None:
-                self._result_cache.remember(entry.key, source, b64)
+                self._result_cache.remember(entry, source, b64)
         stored = data.path if large and data.path is not None else source
         record = self._complete(
             live.record,
@@ -653,10 +938,28 @@ class JobService:
         flight = self._flights.refresh(plan.key)
         if flight is None:
             return
+        connection = self._connection_of(model_id)
+        start = functools.partial(
+            self._dispatch_refresh, flight, model_id, compiled, plan, connection
+        )
+        self._queues.enter(Ticket(connection, start))  # a refresh waits its turn like a job
+
+    def _dispatch_refresh(
+        self, flight: Flight, model_id: str, compiled: CompiledQuery, plan: _Plan, connection: str
+    ) -> None:
         try:
-            self._pool.submit(self._execute, flight, model_id, compiled, plan)
+            self._pool.submit(self._run_refresh, flight, model_id, compiled, plan, connection)
         except RuntimeError:  # shutting down
             self._flights.retire(flight)
+            self._queues.leave(connection)
+
+    def _run_refresh(
+        self, flight: Flight, model_id: str, compiled: CompiledQuery, plan: _Plan, connection: str
+    ) -> None:
+        try:
+            self._execute(flight, model_id, compiled, plan)
+        finally:
+            self._queues.leave(connection)
 
     def _execute(self, flight: Flight, model_id: str, compiled: CompiledQuery, plan: _Plan) -> None:
         """Run a flight on the warehouse, land it, then keep its result in the cache."""
@@ -690,8 +993,13 @@ class JobService:
     ) -> FlightOutcome:
         started = time.perf_counter()
         try:
-            result = self._backend.run(model_id, compiled, flight.cancel)
-            executed = time.perf_counter()
+            try:
+                result = self._backend.run(model_id, compiled, flight.cancel)
+            finally:
+                executed = time.perf_counter()
+                self.metrics.execution_seconds.labels(self._connection_of(model_id)).observe(
+                    executed - started
+                )
             self._check_size(ipc_size(result.table))
             ipc = ipc_stream(result.table)
         except SluiceError as err:
@@ -816,6 +1124,7 @@ class JobService:
         self._live.pop(record.id, None)
         if live.deadline is not None:
             live.deadline.cancel()
+        self._finished_count[record.status].inc()
         self._unsaved[record.id] = _Finished(
             record.organization_id, record.finished_at or 0.0, outcome.line
         )
@@ -831,8 +1140,12 @@ class JobService:
             return
         live.cancel_reason = reason
         live.cancel.cancel()
-        if live.flight is not None:
-            self._flights.leave(live.flight, live.record.id)
+        flight = live.flight
+        if flight is not None:
+            self._flights.leave(flight, live.record.id)
+            ticket = flight.ticket
+            if flight.cancel.cancelled and ticket is not None and self._queues.withdraw(ticket):
+                self._flights.retire(flight)  # it waited for a slot: it leaves the queue unrun
         record = live.record.advance(
             JobEvent.FAIL, finished_at=self._clock(), error_type="KILL", error_message=reason
         )
@@ -857,19 +1170,23 @@ class JobService:
 
     # -- persistence (worker threads and the store thread) -------------------------------------
 
-    def _load(self, job_ids: Sequence[str]) -> dict[str, _Finished]:
-        """Render the lines of stored jobs (after a restart, or once evicted from memory)."""
-        found: dict[str, _Finished] = {}
+    def _load(self, job_ids: Sequence[str]) -> dict[str, _Stored]:
+        """Render the lines of stored jobs (after a restart, once evicted from memory, or run by
+        another replica); a job the store holds as running is ``_Running``."""
+        found: dict[str, _Stored] = {}
         horizon = self._clock() - self._retention_s
         for job_id in job_ids:
             stored = self._store.get(job_id)
-            if stored is None or not stored.record.is_terminal:
+            if stored is None:
                 continue
             record = stored.record
+            if not record.is_terminal:
+                found[job_id] = _Running(record.organization_id, record)
+                continue
             if (record.finished_at or 0.0) < horizon:
                 continue
             if record.has_result and stored.result is None:
-                log.warning("job %s: its result file is missing", job_id)
+                log.warning("job %s: its result is no longer stored", job_id)
                 continue
             b64 = b64encode(stored.result) if stored.result is not None else None
             found[job_id] = _Finished(
@@ -917,6 +1234,24 @@ class JobService:
         if self._loop is None:
             raise RuntimeError("JobService.start() has not been awaited")
         return self._loop
+
+
+def _with_policy(plan: _Plan, policy: CachePolicy) -> _Plan:
+    return plan if plan.policy is policy else _Plan(plan.key, plan.ttl_s, policy)
+
+
+def _default_connection(model_id: str) -> str:
+    return DEFAULT_CONNECTION
+
+
+def _progress(record: JobRecord, position: int | None, *, local: bool = False) -> dict[str, Any]:
+    """The status of a job that has not finished (``GET /query/jobs/{id}``)."""
+    queued = position is not None if local else record.status is JobStatus.ADDED
+    body: dict[str, Any] = {"job_id": record.id, "status": "QUEUED" if queued else "RUNNING"}
+    if queued and position is not None:
+        body["queue_position"] = position
+    body["connection"] = record.connection
+    return body
 
 
 def plan_summary(compiled: CompiledQuery) -> dict[str, Any]:

@@ -1,9 +1,20 @@
-"""The job store: job records in SQLite (``state_dir/sluice.db``), results beside them.
+"""The job store: where job records and results live, and the embedded SQLite implementation.
 
-A result (the Arrow IPC stream) up to ``inline_max`` bytes is kept in the job's row; a larger one
-is a file, ``state_dir/results/<job_id>.arrows``, a plain Arrow IPC stream any tool can read.
-Either way a finished job survives a restart. A result given as a path (a result-cache file) is
-hard-linked into place rather than copied: the bytes are written to disk once. Every method
+``JobStore`` is the protocol the job service writes through; ``JobEvents`` is what replicas
+sharing a store tell each other (completion, cancel requests). Two implementations:
+
+* ``SqliteJobStore`` (the default, one process): records in SQLite (``state_dir/sluice.db``),
+  results beside them; no events (every waiter is in this process).
+* ``sluice.replicas.jobs.RedisJobStore`` with ``RedisJobEvents`` (several replicas): records,
+  results and completion events in Redis.
+
+Both keep one rule: a terminal record is final. A later write of the same job (a terminal one
+from a replica that lost its lease, a stale running one) never replaces it.
+
+In SQLite, a result (the Arrow IPC stream) up to ``inline_max`` bytes is kept in the job's row;
+a larger one is a file, ``state_dir/results/<job_id>.arrows``, a plain Arrow IPC stream any tool
+can read. Either way a finished job survives a restart. A result given as a path (a result-cache
+file) is hard-linked into place rather than copied: the bytes are written to disk once. Every method
 blocks and is thread-safe; the service calls them from worker threads or its store thread,
 never from the event loop.
 """
@@ -15,10 +26,10 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 import pyarrow as pa
 
@@ -30,6 +41,7 @@ RESTARTED_MESSAGE = (
     "The server stopped while this job was running, so it has no result; run the query again."
 )
 INLINE_MAX = 256 * 1024
+_TERMINAL_SQL = ", ".join(f"'{s.value}'" for s in sorted(TERMINAL))
 
 # A COMPLETE job's result: the IPC stream bytes, or a file holding them (linked, not copied).
 StoredResult: TypeAlias = "pa.Buffer | bytes | Path | None"
@@ -57,7 +69,67 @@ class StoredJob:
     result: bytes | None  # the IPC stream of a COMPLETE job (None if its file went missing)
 
 
-class JobStore:
+class JobStore(Protocol):
+    """Job records and results. Every method blocks and is thread-safe: the service calls them
+    from its writer, worker and store threads, never from the event loop."""
+
+    inline_max: int  # results up to this size are read whole; larger ones may be streamed
+    shared: bool  # other processes read and write this store (replicas)
+
+    def write_batch(self, items: Sequence[tuple[JobRecord, StoredResult]]) -> None:
+        """Write several jobs: a terminal record (and its result) replaces a running one; a
+        running record replaces a running one; nothing replaces a terminal record."""
+        ...
+
+    def get(self, job_id: str) -> StoredJob | None:
+        """The job's record, and its result when it is COMPLETE (None if the result is gone)."""
+        ...
+
+    def recover(self, now: float) -> int:
+        """Fail the jobs an earlier run of this process left running; returns how many."""
+        ...
+
+    def purge(self, finished_before: float) -> int:
+        """Delete what finished before ``finished_before``; returns how many jobs."""
+        ...
+
+    def check(self) -> None:
+        """Raise when the store cannot be used (readiness)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EventHandlers:
+    """What a job service does when replicas report something. Called on the events thread."""
+
+    finished: Callable[[str], None]  # a job reached a terminal state (on any replica)
+    cancel: Callable[[str], None]  # someone asked to cancel a job (it may be running here)
+    resync: Callable[[], None]  # events may have been missed (a reconnect): check again
+    orphaned: Callable[[int], None]  # this replica failed jobs whose replica stopped
+
+
+class JobEvents(Protocol):
+    """Completion events and cancel requests between replicas sharing a store, plus the lease
+    that marks this replica alive (its running jobs fail when it expires)."""
+
+    replica_id: str
+
+    def start(self, handlers: EventHandlers) -> None: ...
+
+    def request_cancel(self, job_id: str) -> None:
+        """Ask whichever replica runs ``job_id`` to cancel it (blocking)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqliteJobStore:
+    """Jobs in ``state_dir/sluice.db``, results inline or as files (one process)."""
+
+    shared = False
+
     def __init__(self, state_dir: Path, *, inline_max: int = INLINE_MAX) -> None:
         self.results_dir = state_dir / "results"
         self.results_dir.mkdir(parents=True, exist_ok=True)
@@ -89,15 +161,13 @@ class JobStore:
         self.write_batch([(record, result)])
 
     def write_batch(self, items: Sequence[tuple[JobRecord, StoredResult]]) -> None:
-        """Write several jobs in one transaction: a terminal record replaces its row, a running
-        one is only inserted (it never overwrites a row that is already terminal)."""
+        """Write several jobs in one transaction; nothing replaces a terminal row."""
         rows = [self._row_with_result(record, result) for record, result in items]
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                for record, row in zip((r for r, _ in items), rows, strict=True):
-                    verb = "INSERT OR REPLACE" if record.is_terminal else "INSERT OR IGNORE"
-                    self._conn.execute(f"{verb} INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                for row in rows:
+                    self._conn.execute(_UPSERT, row)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -190,9 +260,22 @@ class JobStore:
             with self._lock:
                 self._conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
+    def check(self) -> None:
+        with self._lock:
+            self._conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+_UPSERT = f"""
+INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    status = excluded.status, finished_at = excluded.finished_at, record = excluded.record,
+    result = excluded.result, result_file = excluded.result_file
+WHERE jobs.status NOT IN ({_TERMINAL_SQL})
+"""
 
 
 def _row(record: JobRecord) -> tuple[str, str, str, float, float | None, str]:

@@ -1,0 +1,73 @@
+"""Endpoints for the load balancer and the scraper (no authentication; bind accordingly):
+
+* ``GET /healthz``: liveness, 200 as long as the process serves requests;
+* ``GET /readyz``: readiness, the job store (SQLite or Redis) and every connection's warehouse
+  each answer a trivial query within ``server.ready_timeout_s``; 200
+  ``{"status": "ready", "checks": {...}}``, or 503 ``{"status": "not ready", "failing": [...],
+  "checks": {...}}`` naming each failing check and why;
+* ``GET /metrics``: Prometheus text format (``sluice.observability.metrics``).
+
+``GET /health`` (liveness) stays for existing clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from sluice.api.state import services
+from sluice.engines.base import CancelToken, Engine
+from sluice.observability.metrics import CONTENT_TYPE
+
+PROBE_SQL = "SELECT 1"
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    svc = services(request)
+    timeout = svc.config.server.ready_timeout_s
+    checks: dict[str, Callable[[CancelToken], None]] = {"job_store": lambda _: svc.jobs.check()}
+    for name, engine in sorted(svc.project.engines.items()):
+        checks[f"connection:{name}"] = _probe(engine)
+    names = list(checks)
+    results = await asyncio.gather(*(_run(checks[name], timeout) for name in names))
+    report = dict(zip(names, results, strict=True))
+    failing = [name for name, result in report.items() if result["status"] != "ok"]
+    if failing:
+        body = {"status": "not ready", "failing": failing, "checks": report}
+        return JSONResponse(body, status_code=503)
+    return JSONResponse({"status": "ready", "store": svc.store_kind, "checks": report})
+
+
+async def metrics(request: Request) -> Response:
+    svc = services(request)
+    return Response(svc.jobs.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def _probe(engine: Engine) -> Callable[[CancelToken], None]:
+    def probe(cancel: CancelToken) -> None:
+        engine.execute(PROBE_SQL, cancel)
+
+    return probe
+
+
+async def _run(check: Callable[[CancelToken], None], timeout: float) -> dict[str, Any]:
+    cancel = CancelToken()
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(asyncio.to_thread(check, cancel), timeout)
+    except TimeoutError:
+        cancel.cancel()
+        return {"status": "error", "error": f"no answer within {timeout:g} s"}
+    except Exception as exc:
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        return {"status": "error", "error": message}
+    return {"status": "ok", "ms": round((time.perf_counter() - started) * 1000, 3)}
