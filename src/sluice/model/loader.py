@@ -8,7 +8,7 @@ folder: warehouse column types come through the ``column_types`` callback.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -268,7 +268,6 @@ def check_model(
         topics[topic_name] = _topic(topic_name, file, views, relationships, state)
     _check_references(views, relationships, topics, state)
     _infer_expression_types(views, state, column_types)
-    views = _final_views(views)
     model = SemanticModel(
         name=name or root.name,
         views=views,
@@ -998,11 +997,3 @@ def _infer_expression_types(
                     f"`{d.qualified_name}`: could not infer a type; "
                     "declare `type:` (string, number, timestamp, date, boolean)",
                 )
-
-
-def _final_views(views: dict[str, View]) -> dict[str, View]:
-    return dict(views)
-
-
-def issues_text(issues: Iterable[ModelIssue]) -> str:
-    return "\n".join(str(i) for i in issues)
