@@ -484,16 +484,7 @@ class JobService:
     def _hot_hit(self, live: _Live, found: Lookup, b64: bytes) -> tuple[Outcome, StoredResult]:
         """A hit answered from the base64 text the cache holds in memory."""
         entry = found.entry
-        record = self._complete(
-            live.record,
-            meta=entry.meta,
-            num_rows=entry.num_rows,
-            num_bytes=entry.num_bytes,
-            computed_at=entry.computed_at,
-            ttl_s=entry.ttl_s,
-            cache_type="EXACT" if found.fresh else "EXACT_STALE",
-            stream_ms=0.0,
-        )
+        record = self._from_cache(live, found, stream_ms=0.0)
         stored = self._result_cache.stored(entry.key, b64) if self._result_cache else None
         return Outcome(record, job_line(record, b64)), stored
 
@@ -918,7 +909,14 @@ class JobService:
             if b64 is not None and self._result_cache is not None:
                 self._result_cache.remember(entry, source, b64)
         stored = data.path if large and data.path is not None else source
-        record = self._complete(
+        record = self._from_cache(live, found, stream_ms=(time.perf_counter() - began) * 1000)
+        line = job_line(record, b64) if b64 is not None else None
+        return Outcome(record, line, source if live.request.document else None), stored
+
+    def _from_cache(self, live: _Live, found: Lookup, *, stream_ms: float) -> JobRecord:
+        """The job's COMPLETE record, answered by the cache entry ``found``."""
+        entry = found.entry
+        return self._complete(
             live.record,
             meta=entry.meta,
             num_rows=entry.num_rows,
@@ -926,10 +924,8 @@ class JobService:
             computed_at=entry.computed_at,
             ttl_s=entry.ttl_s,
             cache_type="EXACT" if found.fresh else "EXACT_STALE",
-            stream_ms=(time.perf_counter() - began) * 1000,
+            stream_ms=stream_ms,
         )
-        line = job_line(record, b64) if b64 is not None else None
-        return Outcome(record, line, source if live.request.document else None), stored
 
     def _refresh(self, plan: _Plan, model_id: str, compiled: CompiledQuery) -> None:
         """Standard served a stale result: recompute it in the background (once per key)."""
