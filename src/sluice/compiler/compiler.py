@@ -451,10 +451,9 @@ def _post(
         if spec.row_totals and pivots and others:
             totals.append(("row", again(fields=others + measures)))
         totals.append(("grand", again(fields=measures)))
-    calc_names = {str(c.get("calc_name")) for c in spec.calculations}
     sorts = spec.sorts or _default_sort(list(compiled.fields))
     return PostSpec(
-        fields=tuple(f for f in spec.fields if f in selected or f in calc_names),
+        fields=tuple(f for f in spec.fields if f in selected or f in spec.calc_names),
         dimensions=dims,
         measures=measures,
         pivots=pivots,
@@ -600,9 +599,8 @@ def _resolve_fields(
     selected: list[tuple[FieldRef, Dimension | Measure]] = []
     missing: list[str] = []
     seen: set[str] = set()
-    calc_names = {str(c.get("calc_name")) for c in spec.calculations}
     for name in spec.fields:
-        if name in calc_names:
+        if name in spec.calc_names:
             continue  # a table calculation's column, computed after the query
         ref = parse_field_name(name)
         target = lookup(model, ref) if ref else None

@@ -45,6 +45,11 @@ class QuerySpec:
     user_edited_sql: str = ""
     rewrite_sql: bool = True  # False: run ``user_edited_sql`` verbatim
 
+    @property
+    def calc_names(self) -> frozenset[str]:
+        """The table calculations' names: output columns that are not model fields."""
+        return frozenset(str(c.get("calc_name")) for c in self.calculations)
+
 
 def parse_query(body: Mapping[str, Any]) -> QuerySpec:
     """Validate and normalise a query object. Unknown keys are ignored, as Omni does."""
