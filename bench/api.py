@@ -2,6 +2,9 @@
 
 Each figure is printed with a ratio against a baseline measured in the same run:
 
+Every request sends ``"cache": "SkipCache"``: each figure times the **cache-bypassed** path
+(compile, run on the warehouse, encode, store), never a cache hit (bench/results.py times hits).
+
 (a) end-to-end ``POST /query/run`` time of five typical aggregate queries, against running the
     same SQL directly in DuckDB in this process (target: within 1.15x);
 (b) requests/s of a small query over HTTP, against the same query compiled and run in process
@@ -14,8 +17,10 @@ Each figure is printed with a ratio against a baseline measured in the same run:
 
 The demo data (scale 1 by default) is generated once into the cache dir (``--dir``, default
 ``$SLUICE_BENCH_DIR`` or ``~/.cache/sluice-bench``). Nothing is asserted: numbers are printed.
+``--smoke`` runs every part once on a tiny warehouse in a temporary folder (``make test`` does,
+so the script cannot silently rot); its figures mean nothing.
 
-    .venv/bin/python bench/api.py [--scale 1] [--runs 15] [--seconds 3] [--waiters 1000]
+    .venv/bin/python bench/api.py [--scale 1] [--runs 15] [--seconds 3] [--waiters 1000] [--smoke]
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -105,6 +111,10 @@ QUERIES: dict[str, dict[str, Any]] = {
     },
 }  # fmt: skip
 SMALL = {"table": "users", "fields": ["users.count"], "limit": 10}
+SKIP_CACHE = "SkipCache"  # every request of this benchmark: the cache-bypassed path
+# Rows hashed by the spin views: a short job (~0.1 s) and a long one (seconds), and in smoke mode.
+SPIN_ROWS = {"short": 20_000_000, "long": 1_500_000_000}
+SMOKE_SPIN_ROWS = {"short": 2_000_000, "long": 20_000_000}
 
 
 def main() -> None:
@@ -116,12 +126,18 @@ def main() -> None:
     parser.add_argument("--wake-trials", type=int, default=25, help="trials in (c)")
     parser.add_argument("--waiters", type=int, default=1000, help="parked requests in (d)")
     parser.add_argument("--only", default="abcd", help="which figures to measure, e.g. ab")
+    parser.add_argument("--smoke", action="store_true", help="tiny and once: checks it runs")
     args = parser.parse_args()
-    _raise_fd_limit(args.waiters * 2 + 256)
+    with smoke_dir(args) as spin_rows:
+        run(args, spin_rows)
 
-    config_path, key = prepare(args.dir, args.scale)
+
+def run(args: argparse.Namespace, spin_rows: dict[str, int]) -> None:
+    _raise_fd_limit(args.waiters * 2 + 256)
+    config_path, key = prepare(args.dir, args.scale, spin_rows)
     config = load_config(config_path)
     print(f"sluice query API benchmark: demo scale {args.scale:g}, {os.cpu_count()} CPUs")
+    print("path: cache bypassed (every request sends SkipCache; answers are checked to be MISS)")
     print(f"project: {config_path}\n")
     if "a" in args.only or "b" in args.only:
         log = args.dir / "server.log"
@@ -146,7 +162,31 @@ def _default_dir() -> Path:
     return Path(os.environ.get("SLUICE_BENCH_DIR", Path.home() / ".cache" / "sluice-bench"))
 
 
-def prepare(directory: Path, scale: float) -> tuple[Path, str]:
+@contextmanager
+def smoke_dir(args: argparse.Namespace) -> Iterator[dict[str, int]]:
+    """In smoke mode, shrink every size and count to a minimum and work in a temporary folder
+    removed afterwards; otherwise leave the arguments as they are. Yields the spin sizes."""
+    if not args.smoke:
+        yield SPIN_ROWS
+        return
+    print("smoke mode: tiny warehouse, one iteration; the figures mean nothing")
+    for name, value in SMOKE_ARGS.items():
+        if hasattr(args, name):
+            setattr(args, name, value)
+    with tempfile.TemporaryDirectory(prefix="sluice-bench-smoke-") as tmp:
+        args.dir = Path(tmp)
+        yield SMOKE_SPIN_ROWS
+
+
+SMOKE_ARGS: dict[str, Any] = {
+    "scale": 0.01, "runs": 1, "seconds": 0.2, "wake_trials": 2, "waiters": 20, "hits": 3,
+    "replicas": "2", "clients": 2,
+}  # fmt: skip
+
+
+def prepare(
+    directory: Path, scale: float, spin_rows: dict[str, int] = SPIN_ROWS
+) -> tuple[Path, str]:
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / f"ecommerce_s{scale:g}.duckdb"
     if not database.exists():
@@ -157,8 +197,8 @@ def prepare(directory: Path, scale: float) -> tuple[Path, str]:
     spin = directory / "spin_model"
     spin.mkdir(exist_ok=True)
     (spin / "model.yaml").write_text("week_start_day: Monday\n")
-    (spin / "short_spin.view.yaml").write_text(SPIN_VIEW.format(rows=20_000_000))
-    (spin / "long_spin.view.yaml").write_text(SPIN_VIEW.format(rows=1_500_000_000))
+    (spin / "short_spin.view.yaml").write_text(SPIN_VIEW.format(rows=spin_rows["short"]))
+    (spin / "long_spin.view.yaml").write_text(SPIN_VIEW.format(rows=spin_rows["long"]))
     config = directory / "sluice.yaml"
     config.write_text(
         CONFIG.format(
@@ -215,8 +255,14 @@ def server(
                 proc.kill()
 
 
-def body(config: Config, query: dict[str, Any], model: str = "ecommerce") -> dict[str, Any]:
-    return {"query": {"modelId": config.models[model].id, **query}}
+def body(
+    config: Config, query: dict[str, Any], model: str = "ecommerce", cache: str | None = None
+) -> dict[str, Any]:
+    """A ``/query/run`` body; ``cache`` is the top-level cache policy (absent: Standard)."""
+    payload: dict[str, Any] = {"query": {"modelId": config.models[model].id, **query}}
+    if cache is not None:
+        payload["cache"] = cache
+    return payload
 
 
 def run_request(client: httpx.Client, payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -243,17 +289,19 @@ def verdict(ok: bool) -> str:
 
 
 def bench_run_latency(url: str, key: str, config: Config, project: Project, runs: int) -> None:
-    print("(a) POST /query/run end to end vs the same SQL in DuckDB in process (median)")
+    print("(a) POST /query/run end to end (cache bypassed: SkipCache) vs the same SQL in DuckDB "
+          "in process (median)")  # fmt: skip
     model_id = config.models["ecommerce"].id
     duck = duckdb.connect(str(config.connections["warehouse"].database), read_only=True)
     totals = [0.0, 0.0]
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
         for name, query in QUERIES.items():
-            payload = body(config, query)
+            payload = body(config, query, cache=SKIP_CACHE)
             sql = project.compile(model_id, payload["query"], now=datetime.now(UTC)).sql
             lines = run_request(client, payload)
             assert lines[1]["status"] == "COMPLETE", lines[1]
+            assert lines[1]["summary"]["cache_type"] == "MISS", "(a) must time a miss"
             direct_runs: list[float] = []
             api_runs: list[float] = []
             for _ in range(2):  # warm both sides
@@ -277,8 +325,9 @@ def bench_run_latency(url: str, key: str, config: Config, project: Project, runs
 def bench_throughput(
     url: str, pid: int, key: str, config: Config, project: Project, seconds: float
 ) -> None:
-    print("(b) requests/s of a small query (users.count); keep-alive HTTP/1.1 clients")
-    payload = body(config, SMALL)
+    print("(b) requests/s of a small query (users.count), cache bypassed (SkipCache); keep-alive "
+          "HTTP/1.1 clients")  # fmt: skip
+    payload = body(config, SMALL, cache=SKIP_CACHE)
     query, model_id = payload["query"], payload["query"]["modelId"]
     raw = json.dumps(payload)
     host, port = url.removeprefix("http://").split(":")
@@ -297,8 +346,11 @@ def bench_throughput(
         def once() -> None:
             conn.request("POST", "/api/v1/query/run", body=raw, headers=headers)
             response = conn.getresponse()
-            if response.status != 200 or b'"COMPLETE"' not in response.read():
+            answer = response.read()
+            if response.status != 200 or b'"COMPLETE"' not in answer:
                 raise RuntimeError("the small query did not complete")
+            if b'"MISS"' not in answer:
+                raise RuntimeError("(b) must time misses, but the answer was not a MISS")
 
         return once
 
@@ -350,14 +402,16 @@ def _cpu(pid: int) -> float:
 
 
 def bench_wake_delay(url: str, key: str, config: Config, trials: int) -> None:
-    print("(c) job finished -> parked /query/wait answered (run window 0, ~0.1 s job)")
-    payload = body(config, {"table": "short_spin", "fields": ["short_spin.checksum"]}, "spin")
+    print("(c) job finished -> parked /query/wait answered (run window 0, ~0.1 s job, cache "
+          "bypassed: SkipCache)")  # fmt: skip
+    query = {"table": "short_spin", "fields": ["short_spin.checksum"]}
+    payload = body(config, query, "spin", cache=SKIP_CACHE)
     headers = {"Authorization": f"Bearer {key}"}
     delays: list[float] = []
     with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
         rtt = statistics.median(timed(lambda: client.get("/health")) for _ in range(50))
         for _ in range(trials):
-            _, footer = run_request(client, payload)
+            footer = run_request(client, payload)[-1]
             (job_id,) = footer["remaining_job_ids"]
             sent = time.time()
             response = client.get("/api/v1/query/wait", params={"jobIds": job_id})
@@ -366,6 +420,9 @@ def bench_wake_delay(url: str, key: str, config: Config, trials: int) -> None:
             computed = datetime.fromisoformat(line["cache_metadata"]["computed_at"]).timestamp()
             if sent < computed:  # the waiter was parked before the job finished
                 delays.append(received - computed)
+    if not delays:
+        print("    no wait was parked before its job finished (the job is too short here)\n")
+        return
     median = statistics.median(delays)
     p90 = statistics.quantiles(delays, n=10)[-1] if len(delays) >= 2 else median
     print(f"    {len(delays)} parked waits: median {ms(median)}, p90 {ms(p90)}")
@@ -377,12 +434,15 @@ def bench_wake_delay(url: str, key: str, config: Config, trials: int) -> None:
 
 
 def bench_waiter_memory(url: str, pid: int, key: str, config: Config, waiters: int) -> None:
-    print(f"(d) server memory with {waiters} concurrent /query/wait requests parked on a job")
-    payload = body(config, {"table": "long_spin", "fields": ["long_spin.checksum"]}, "spin")
+    print(f"(d) server memory with {waiters} concurrent /query/wait requests parked on a job "
+          "(cache bypassed: SkipCache)")  # fmt: skip
+    long_spin = {"table": "long_spin", "fields": ["long_spin.checksum"]}
+    payload = body(config, long_spin, "spin", cache=SKIP_CACHE)
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=url, headers=headers, timeout=300) as client:
         for _ in range(3):  # warm: the code paths a parked wait uses, allocated once
-            short = body(config, {"table": "short_spin", "fields": ["short_spin.checksum"]}, "spin")
+            short_spin = {"table": "short_spin", "fields": ["short_spin.checksum"]}
+            short = body(config, short_spin, "spin", cache=SKIP_CACHE)
             (job_id,) = run_request(client, short)[-1]["remaining_job_ids"]
             client.get("/api/v1/query/wait", params={"jobIds": job_id})
         (job_id,) = run_request(client, payload)[-1]["remaining_job_ids"]

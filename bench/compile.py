@@ -67,7 +67,11 @@ def timings(fn: Callable[[], object], runs: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--smoke", action="store_true", help="a few runs: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke mode: a few runs; the figures mean nothing")
+        args.runs = 20
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "demo.duckdb"
         generate_demo_data(db, 0.001)
@@ -76,6 +80,7 @@ def main() -> None:
         engine.close()
     now = datetime(2025, 6, 15, tzinfo=UTC)
     sql = compile_query(model, parse_query(QUERY), now=now).sql
+    print("path: compile only, in process (no server, no warehouse, no cache)")
 
     compile_times = timings(lambda: compile_query(model, parse_query(QUERY), now=now), args.runs)
     baseline = timings(lambda: sqlglot.parse_one(sql, dialect="duckdb").sql("duckdb"), args.runs)

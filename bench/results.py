@@ -14,10 +14,14 @@ Each figure is printed with a ratio against a baseline measured in the same run:
     from /proc every few milliseconds. Measured for an export served from the result cache
     and for one that runs the query (SkipCache).
 
-The demo warehouse (scale 1 by default) is generated once by bench/api.py's helper into
-``$SLUICE_BENCH_DIR`` (default ``~/.cache/sluice-bench``). Nothing is asserted.
+Paths: (a) times the **cache-bypassed** path (SkipCache), (b) **cache hits** (checked: every timed
+answer is ``EXACT``), (c) both, each labelled.
 
-    .venv/bin/python bench/results.py [--scale 1] [--runs 5] [--seconds 3] [--only abc]
+The demo warehouse (scale 1 by default) is generated once by bench/api.py's helper into
+``$SLUICE_BENCH_DIR`` (default ``~/.cache/sluice-bench``). Nothing is asserted. ``--smoke`` runs
+each part once on a tiny warehouse in a temporary folder (``make test`` does).
+
+    .venv/bin/python bench/results.py [--scale 1] [--runs 5] [--seconds 3] [--only abc] [--smoke]
 """
 
 from __future__ import annotations
@@ -106,10 +110,17 @@ def main() -> None:
     parser.add_argument("--hits", type=int, default=300, help="timed hits per size in (b)")
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of the rate in (b)")
     parser.add_argument("--only", default="abc")
+    parser.add_argument("--smoke", action="store_true", help="tiny and once: checks it runs")
     args = parser.parse_args()
-    config_path, key = prepare(args.dir, args.scale)
+    with _api.smoke_dir(args) as spin_rows:
+        run(args, spin_rows)
+
+
+def run(args: argparse.Namespace, spin_rows: dict[str, int]) -> None:
+    config_path, key = prepare(args.dir, args.scale, spin_rows)
     config = load_config(config_path, env={**os.environ, **ENV})
     print(f"sluice results benchmark: demo scale {args.scale:g}, {os.cpu_count()} CPUs")
+    print("path: (a) cache bypassed (SkipCache), (b) cache hits (EXACT), (c) both, each checked")
     print(f"project: {config_path}\n")
     log = args.dir / "server.log"
     with server(config_path, log, env=ENV, pid=True) as (url, pid):
@@ -172,7 +183,8 @@ def verdict(ok: bool) -> str:
 
 
 def bench_million(client: Client, config: Config, project: Project, runs: int) -> None:
-    print("(a) 1,000,000-row POST /query/run (SkipCache) vs DuckDB execute + encode in process")
+    print("(a) 1,000,000-row POST /query/run (cache bypassed: SkipCache) vs DuckDB execute + "
+          "encode in process")  # fmt: skip
     payload = {**body(config, MILLION), "cache": "SkipCache"}
     model_id = payload["query"]["modelId"]
     sql = project.compile(model_id, payload["query"], now=datetime.now(UTC)).sql
@@ -183,7 +195,9 @@ def bench_million(client: Client, config: Config, project: Project, runs: int) -
         return len(b64encode(ipc_stream(table)))
 
     size = len(client.post(payload))
-    rows = job(client.post(payload))["summary"]["total_rows"]
+    answer = job(client.post(payload))
+    assert answer["summary"]["cache_type"] == "MISS", "(a) must time the cache-bypassed path"
+    rows = answer["summary"]["total_rows"]
     direct()
     direct_runs, api_runs = [], []
     for _ in range(runs):
@@ -225,8 +239,9 @@ def bare_server(body_file: Path) -> Iterator[int]:
 
 
 def bench_hits(client: Client, config: Config, directory: Path, hits: int, seconds: float) -> None:
-    print("(b) cache hit: POST /query/run (SkipRequery, fresh entry) vs a bare ASGI endpoint")
+    print("(b) cache hit: POST /query/run (a fresh entry: EXACT) vs a bare ASGI endpoint")
     rates_payload: dict[str, Any] | None = None
+    run_hits = True  # check once, outside the timing, that the timed path is a hit
     for name, query in (("small (revenue by month)", SMALL), ("50,000 rows", LARGE)):
         payload = body(config, query)
         client.post({**payload, "cache": "SkipCache"})  # a fresh entry
@@ -236,12 +251,15 @@ def bench_hits(client: Client, config: Config, directory: Path, hits: int, secon
         body_file.write_bytes(response)
         with bare_server(body_file) as port:
             bare = Client(f"http://127.0.0.1:{port}", "x")
-            for _ in range(30):  # warm both
+            for _ in range(min(30, hits)):  # warm both
                 client.post(payload)
                 bare.post(payload, "/")
             hit_runs, bare_runs = [], []
             for _ in range(hits):
                 hit_runs.append(timed(lambda payload=payload: client.post(payload)))
+                if run_hits and b'"EXACT"' not in client.post(payload):
+                    raise RuntimeError("(b) must time cache hits, but an answer was not EXACT")
+                run_hits = False
                 bare_runs.append(timed(lambda payload=payload, bare=bare: bare.post(payload, "/")))
             h, b = statistics.median(hit_runs), statistics.median(bare_runs)
             print(f"    {name:25s} {len(response) / 1e3:9.1f} KB: hit {ms(h)}   bare {ms(b)}   "

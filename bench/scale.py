@@ -1,6 +1,6 @@
 """Replica scaling benchmark: throughput of a mixed query load on 1, 2 and 3 replicas.
 
-Real ``sluice serve`` processes on local ports share one Redis (``SLUICE_REDIS_URL``, default
+Real ``sluice serve`` processes on local ports share one Redis (``$SLUICE_BENCH_REDIS_URL``, default
 ``redis://127.0.0.1:6379/0``) and one warehouse. The load is the five typical demo queries of
 ``bench/api.py``, each with a numeric filter whose threshold varies: most requests repeat one of a
 few hot variants (cache hits once computed, by any replica: the cache is shared), the rest ask
@@ -14,9 +14,12 @@ and with PostgreSQL (the demo loaded into a schema of its own with ``load_demo_p
 ``--postgres-url``, default ``$SLUICE_BENCH_POSTGRES_URL`` or
 ``postgresql://postgres@127.0.0.1:5432/test``). One embedded server (SQLite and local disk, no
 Redis) is measured too, as the single-process reference. Nothing is asserted: figures are
-printed, with the ratio to one replica.
+printed, with the ratio to one replica. Path: a mix of **cache hits and misses** (the share of
+hits is printed for every setup). ``--smoke`` runs each setup briefly on a tiny warehouse in a
+temporary folder and a PostgreSQL schema of its own, dropped afterwards (``make test`` does).
 
     .venv/bin/python bench/scale.py [--scale 0.1] [--seconds 8] [--clients 6] [--replicas 1,2,3]
+        [--smoke]
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from api import DEMO_MODEL, QUERIES
+from api import DEMO_MODEL, QUERIES, smoke_dir
 from sluice.auth.tokens import ORGANIZATION, SqliteTokenStore
 from sluice.config import model_uuid
 from sluice.demo.data import generate_demo_data
@@ -78,7 +81,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=6, help="concurrent client threads")
     parser.add_argument("--replicas", default="1,2,3")
     parser.add_argument(
-        "--redis-url", default=os.environ.get("SLUICE_REDIS_URL", "redis://127.0.0.1:6379/0")
+        "--redis-url", default=os.environ.get("SLUICE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     parser.add_argument(
         "--postgres-url",
@@ -87,7 +90,20 @@ def main() -> None:
         ),
     )
     parser.add_argument("--only", default="duckdb,postgres", help="warehouses to measure")
+    parser.add_argument("--pg-schema", default=PG_SCHEMA, help="PostgreSQL schema for the demo")
+    parser.add_argument("--smoke", action="store_true", help="tiny and brief: checks it runs")
     args = parser.parse_args()
+    with smoke_dir(args):
+        if args.smoke:
+            args.pg_schema = f"{PG_SCHEMA}_smoke_{os.getpid()}"
+        try:
+            run(args)
+        finally:
+            if args.smoke and "postgres" in args.only:
+                drop_schema(args.postgres_url, args.pg_schema)
+
+
+def run(args: argparse.Namespace) -> None:
     counts = [int(n) for n in args.replicas.split(",")]
 
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -96,6 +112,7 @@ def main() -> None:
         print(f"generating the demo warehouse at scale {args.scale:g} ...", flush=True)
         generate_demo_data(database, args.scale)
     print(describe_machine())
+    print("path: a mix of cache hits and misses through the whole API (the hit share is printed)")
     print(f"load: the five bench/api.py queries x a varying numeric filter; {HOT_VARIANTS} hot "
           f"variants per query, {NEW_SHARE:.0%} of requests a new variant (a miss); "
           f"{args.clients} client threads, round-robin over the replicas, {args.seconds:g} s "
@@ -105,10 +122,10 @@ def main() -> None:
     if "duckdb" in args.only:
         warehouses["DuckDB"] = f"{{engine: duckdb, database: '{database}'}}"
     if "postgres" in args.only:
-        print(f"loading the demo into PostgreSQL schema {PG_SCHEMA} ...", flush=True)
-        load_demo_postgres(database, args.postgres_url, PG_SCHEMA)
+        print(f"loading the demo into PostgreSQL schema {args.pg_schema} ...", flush=True)
+        load_demo_postgres(database, args.postgres_url, args.pg_schema)
         warehouses["PostgreSQL"] = (
-            f"{{engine: postgres, url: '{args.postgres_url}', schema: {PG_SCHEMA}}}"
+            f"{{engine: postgres, url: '{args.postgres_url}', schema: {args.pg_schema}}}"
         )
     for name, connection in warehouses.items():
         print(f"warehouse: {name}")
@@ -121,6 +138,16 @@ def main() -> None:
             print(f"    {count} replica{'s' if count > 1 else ' '} sharing Redis     "
                   f"{result.line()}   {result.rate / base:4.2f}x 1 replica")  # fmt: skip
         print()
+
+
+def drop_schema(url: str, schema: str) -> None:
+    from sluice.engines.postgres import PostgresEngine, quote_ident
+
+    engine = PostgresEngine(url)
+    try:
+        engine.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
+    finally:
+        engine.close()
 
 
 def describe_machine() -> str:
