@@ -47,3 +47,62 @@ def test_only_the_replicas_package_talks_to_redis() -> None:
             continue
         talks = {n for n in imports(path) if n == "redis" or n.startswith("redis.")}
         assert not talks, f"{path.relative_to(PACKAGE)} imports {sorted(talks)}"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _sluice_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """``(module, names)`` for every ``from sluice... import names`` and ``import sluice...``."""
+    out: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sluice"):
+            out.append((node.module, [a.name for a in node.names]))
+        elif isinstance(node, ast.Import):
+            out.extend((a.name, []) for a in node.names if a.name.startswith("sluice"))
+    return out
+
+
+def test_no_private_name_is_imported_across_modules() -> None:
+    """A leading underscore means "this module's own": another module importing it is a room
+    reaching into another's cupboard. Make the name public, or move the code."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for module, names in _sluice_imports(path):
+            private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+            if private:
+                offenders.append(f"{path.relative_to(PACKAGE)}: {module} {private}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    """Every import, lazy ones included, points one way: no module needs one that needs it."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for module, names in _sluice_imports(path):
+            targets = [f"{module}.{n}" for n in names if f"{module}.{n}" in modules]
+            targets = targets or ([module] if module in modules else [])
+            graph[name].update(t for t in targets if t != name)
+    # Package __init__ files re-export their modules; an edge into a package is an edge into
+    # whatever its __init__ imports, which the walk below follows.
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = [*stack[stack.index(nxt) :], nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)

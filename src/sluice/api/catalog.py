@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sluice.compiler import field_meta
-from sluice.compiler.compiler import FieldRef, in_topic
 from sluice.config import Config, ModelConfig, UserConfig
 from sluice.errors import BadRequest, NotFound
 from sluice.model.types import SemanticModel, Topic, TopicJoin, View
@@ -167,7 +166,7 @@ def _topic_view(model: SemanticModel, topic: Topic, view: View) -> dict[str, Any
         return [
             field_meta(model, f"{view.name}.{n}").summary()
             for n in names
-            if in_topic(topic, FieldRef(f"{view.name}.{n}", view.name, n, None))
+            if topic is None or topic.admits(view.name, n)
         ]
 
     return {

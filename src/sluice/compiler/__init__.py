@@ -1,7 +1,8 @@
 """QuerySpec + SemanticModel -> CompiledQuery (SQL for one dialect, field metadata)."""
 
-from sluice.compiler.compiler import CompileOptions, compile_query, field_meta, parse_field_name
-from sluice.compiler.types import CompiledQuery, FieldMeta
+from sluice.compiler.compiler import compile_query
+from sluice.compiler.fields import field_meta, parse_field_name
+from sluice.compiler.types import CompiledQuery, CompileOptions, FieldMeta
 
 __all__ = [
     "CompileOptions",

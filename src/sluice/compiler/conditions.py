@@ -34,7 +34,7 @@ from sluice.model.filters import (
 )
 from sluice.query import legacy
 
-_ATOMIC = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Cast, exp.Null, exp.Boolean)
+ATOMIC = (exp.Column, exp.Literal, exp.Func, exp.Paren, exp.Cast, exp.Null, exp.Boolean)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ def condition(
     is_date: bool = False,
 ) -> exp.Expr:
     """The condition ``f`` puts on the expression ``x`` (the field named ``field``)."""
-    x = x if isinstance(x, _ATOMIC) else exp.paren(x)
+    x = x if isinstance(x, ATOMIC) else exp.paren(x)
     if isinstance(f, LegacyFilter):
         try:
             f = legacy.translate(f.expression, field_type)

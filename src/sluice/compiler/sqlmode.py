@@ -15,25 +15,19 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from sluice.compiler.compiler import (
-    CompileOptions,
-    FieldRef,
-    _Build,
-    _check_fan_out,
-    _join,
-    _Recount,
-    _table,
-    field_meta_for,
-    lookup,
-)
+from sluice.compiler.builder import StatementBuilder, join_expr, table_expr
+from sluice.compiler.fanout import Recount, check_fan_out
+from sluice.compiler.fields import FieldRef, field_meta_for, lookup
 from sluice.compiler.joins import JoinTree, implicit_tree, topic_tree
-from sluice.compiler.types import CompiledQuery, FieldMeta
+from sluice.compiler.types import CompiledQuery, CompileOptions, FieldMeta
 from sluice.errors import Forbidden, PlanError, did_you_mean
 from sluice.model.sql import Ref, TemplateError, parse_template, placeholder_index
 from sluice.model.types import Dimension, Measure, SemanticModel
 from sluice.query.spec import QuerySpec
 
-NewBuild = Callable[[JoinTree, str, frozenset[str]], _Build]  # (tree, base, distinct counts)
+NewBuild = Callable[
+    [JoinTree, str, frozenset[str]], StatementBuilder
+]  # (tree, base, distinct counts)
 
 
 def raw(
@@ -77,7 +71,7 @@ def rewrite(
     try:
         b = new_build(tree, base, frozenset())
         resolved, metas = _resolve(model, template.expr.copy(), refs, b, relation)
-    except _Recount:  # a plain count of the base view is fanned out: count distinct keys
+    except Recount:  # a plain count of the base view is fanned out: count distinct keys
         b = new_build(tree, base, frozenset({base}))
         resolved, metas = _resolve(model, template.expr.copy(), refs, b, relation)
     return CompiledQuery(
@@ -94,7 +88,7 @@ def rewrite(
 
 
 def _resolve(
-    model: SemanticModel, root: exp.Expr, refs: tuple[Ref, ...], b: _Build, relation: str
+    model: SemanticModel, root: exp.Expr, refs: tuple[Ref, ...], b: StatementBuilder, relation: str
 ) -> tuple[exp.Expr, tuple[FieldMeta, ...]]:
     """Substitute the references and join the views they use; the resolved statement and the
     metadata of its bare-field columns."""
@@ -128,14 +122,14 @@ def _resolve(
         select = table.find_ancestor(exp.Select)
         if select is None or table.find_ancestor(exp.From, exp.Join) is None:
             raise PlanError(f"userEditedSQL: ${{{relation}}} must be in a FROM clause")
-        table.replace(_table(model, model.views[base]))
+        table.replace(table_expr(model, model.views[base]))
         joined = tree.closure(b.used | {base})
-        if _check_fan_out(b, joined) or b.distinct_keys:
+        if check_fan_out(b, joined) or b.distinct_keys:
             raise PlanError(
                 "userEditedSQL: a measure would be inflated by a one-to-many join (fan-out), "
                 "and SQL mode cannot count each row once; use a semantic query instead"
             )
-        joins = [_join(b, v) for v in joined[1:]]
+        joins = [join_expr(b, v) for v in joined[1:]]
         select.set("joins", joins + list(select.args.get("joins") or []))
     metas = tuple(field_meta_for(model, ref, target, ref.requested) for ref, target in named)
     return resolved, metas

@@ -11,6 +11,12 @@ import pyarrow as pa
 
 
 @dataclass(frozen=True, slots=True)
+class CompileOptions:
+    max_rows: int | None = None  # a limit above this (or no limit) is refused; None: no cap
+    allow_raw_sql: bool = False  # may userEditedSQL run verbatim (rewriteSql: false)?
+
+
+@dataclass(frozen=True, slots=True)
 class FieldMeta:
     """One output column, described as ``summary.fields[name]`` carries it."""
 

@@ -21,7 +21,7 @@ from sqlglot.dialects.dialect import Dialect
 
 from sluice.errors import ModelError, ModelIssue, did_you_mean
 from sluice.model.filters import Filter, FilterSyntaxError, parse_yaml_filter, to_decimal
-from sluice.model.sql import Ref, TemplateError, find_refs, parse_template
+from sluice.model.sql import Ref, TemplateError, find_refs, template
 from sluice.model.types import (
     AGGREGATE_TYPES,
     DATA_TYPES,
@@ -886,7 +886,7 @@ def _check_references(
         if sql is None:
             return
         try:
-            parse_template(sql, state.dialect)
+            template(sql, state.dialect)
         except TemplateError as exc:
             state.error(loc, f"{where}: {exc}")
             return

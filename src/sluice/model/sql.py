@@ -7,6 +7,7 @@ field's expression. No SQL is ever assembled by pasting strings.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -74,6 +75,20 @@ def parse_template(sql: str, dialect: str) -> Template:
     if expr is None:
         raise TemplateError(f"empty SQL {sql!r}")
     return Template(expr, tuple(refs))
+
+
+@functools.lru_cache(maxsize=8192)
+def template(sql: str, dialect: str) -> Template:
+    """``parse_template`` memoized by value, for the model's own field SQL (a bounded set): the
+    loader validates with it and the compiler reuses the parse. The tree is shared: callers
+    never mutate it (sqlglot's ``transform`` and ``copy`` return new trees)."""
+    return parse_template(sql, dialect)
+
+
+@functools.lru_cache(maxsize=1024)
+def derived_query(sql: str, dialect: str) -> exp.Expr:
+    """A derived-table view's ``sql``, parsed once by value; shared, never mutated."""
+    return sqlglot.parse_one(sql, dialect=dialect)
 
 
 def placeholder_index(node: exp.Expr) -> int | None:

@@ -7,7 +7,7 @@ A ``SemanticModel`` is what the loader builds from a model folder. It is immutab
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -163,6 +163,19 @@ class Topic:
     cache_policy: str | None
     loc: Loc
 
+    def admits(self, view: str, name: str) -> bool:
+        """Does the topic's field curation (``view.*``, ``-view.field``) admit this field?"""
+        if not self.fields:
+            return True
+        allowed = False
+        for pattern in self.fields:
+            negative = pattern.startswith("-")
+            body = pattern[1:] if negative else pattern
+            pattern_view, _, pattern_name = body.partition(".")
+            if pattern_view in (view, "all_views") and pattern_name in ("*", name):
+                allowed = not negative
+        return allowed
+
     def join_views(self) -> list[str]:
         """Every view the topic can reach, base first, in tree (depth-first) order."""
         out = [self.base_view]
@@ -187,8 +200,15 @@ class SemanticModel:
     week_start_day: str
     version: str
     warnings: tuple[Any, ...] = ()
-    # Compiler caches keyed by value (parsed field SQL); never part of equality.
-    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def lookup(self, view: str, name: str) -> Dimension | Measure | None:
+        """The dimension, measure or filter-only field ``view.name``, or None."""
+        found = self.views.get(view)
+        if found is None:
+            return None
+        return (
+            found.dimensions.get(name) or found.measures.get(name) or found.filter_fields.get(name)
+        )
 
     def relationship(self, parent: str, child: str) -> tuple[Relationship, str] | None:
         """The relationship joining ``child`` to ``parent`` and its type seen from ``parent``."""

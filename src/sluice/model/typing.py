@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 
-from sluice.model.sql import Ref, TemplateError, parse_template, placeholder_index
+from sluice.model.sql import Ref, TemplateError, placeholder_index, template
 from sluice.model.types import BOOLEAN, DATE, NUMBER, STRING, TIMESTAMP, UNKNOWN, View
 
 _SQL_TYPE = {
@@ -54,11 +54,11 @@ def infer_dimension_types(view: View, views: Mapping[str, View], dialect: str) -
                 continue
             assert dim.sql is not None
             try:
-                template = parse_template(dim.sql, dialect)
+                parsed = template(dim.sql, dialect)
             except TemplateError:
                 continue  # reported by reference checks
 
-            def typed(node: exp.Expr, refs: tuple[Ref, ...] = template.refs) -> exp.Expr:
+            def typed(node: exp.Expr, refs: tuple[Ref, ...] = parsed.refs) -> exp.Expr:
                 index = placeholder_index(node)
                 if index is None:
                     return node
@@ -68,7 +68,7 @@ def infer_dimension_types(view: View, views: Mapping[str, View], dialect: str) -
                     return exp.Null()
                 return exp.Cast(this=exp.Null(), to=exp.DataType.build(_SQL_TYPE[rtype]))
 
-            tree = template.expr.copy().transform(typed)
+            tree = parsed.expr.copy().transform(typed)
             result = data_type_of(annotate_types(tree, dialect=dialect).type)
             if result != UNKNOWN:
                 out[dim.name] = result
