@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from sluice import postquery
 from sluice.compiler import CompileOptions, compile_query
-from sluice.compiler.types import CompiledQuery, PostSpec, arrow_data_type
+from sluice.compiler.types import CompiledQuery, arrow_data_type
 from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
 from sluice.engines.base import CancelToken, Engine
 from sluice.engines.duckdb import DuckDBEngine
@@ -30,21 +30,6 @@ class QueryResult:
     table: pa.Table
     fields: dict[str, dict[str, Any]]  # summary.fields, one per column of ``table``
     invalid_calculations: dict[str, str]
-
-
-def post_plan(post: PostSpec) -> postquery.PostPlan:
-    return postquery.PostPlan(
-        fields=post.fields,
-        dimensions=post.dimensions,
-        measures=post.measures,
-        pivots=post.pivots,
-        column_limit=post.column_limit,
-        column_totals=post.column_totals,
-        row_totals=post.row_totals,
-        fill=tuple(postquery.FillSpec(f.field, f.grain, f.start, f.end) for f in post.fill),
-        calculations=post.calculations,
-        sort_descending=dict(post.sort_descending),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +151,7 @@ class Project:
         metas = {f.field_name: f for f in compiled.fields}
         placed = postquery.Totals(totals.get("column"), totals.get("row"), totals.get("grand"))
         try:
-            done = postquery.finish(table, post_plan(post), metas, placed)
+            done = postquery.finish(table, post, metas, placed)
         except ValueError as exc:  # the fill guard: too many rows to fill
             raise PlanError(str(exc)) from None
         fields: dict[str, dict[str, Any]] = {}

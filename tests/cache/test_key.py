@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from sluice.cache import cache_key
-from sluice.compiler.types import CompiledQuery, PostSpec
+from sluice.compiler.types import CompiledQuery, PostPlan
 from tests.conftest import Runner
 
 QUERY = {
@@ -34,7 +34,7 @@ def test_what_changes_the_result_changes_the_key(runner: Runner) -> None:
         key(runner.compile({**QUERY, "limit": 7})),
         key(runner.compile({**QUERY, "sorts": [{"column_name": "users.state"}]})),
         key(dataclasses.replace(base, user_attributes=(("region", "West"),))),
-        key(dataclasses.replace(base, post=PostSpec(fields=(), dimensions=(), measures=()))),
+        key(dataclasses.replace(base, post=PostPlan(fields=(), dimensions=(), measures=()))),
         key(dataclasses.replace(base, fields=base.fields[:1])),
     ]
     assert len({key(base), *variants}) == len(variants) + 1

@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sluice.api import catalog
-from sluice.api.envelope import is_uuid
 from sluice.api.errors import endpoint
 from sluice.api.state import services
 from sluice.errors import BadRequest, NotFound
 from sluice.model.types import SemanticModel
+from sluice.query.spec import is_uuid
 
 
 @endpoint

@@ -7,17 +7,16 @@ Unknown keys inside ``query`` are ignored (the query parser reads what it knows)
 from __future__ import annotations
 
 import json
-import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sluice.errors import BadRequest
+from sluice.query.spec import is_uuid
 
 CACHE_POLICIES = ("Standard", "SkipRequery", "SkipCache", "SkipCacheAndRebuildExtracts")
 RESULT_TYPES = ("csv", "json", "xlsx")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +29,6 @@ class RunEnvelope:
     body_user_id: object  # the legacy body ``userId``, None when absent
     result_type: str | None = None  # csv | json | xlsx: one document instead of NDJSON
     format_results: bool = False
-
-
-def is_uuid(value: object) -> bool:
-    return isinstance(value, str) and _UUID.match(value) is not None
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

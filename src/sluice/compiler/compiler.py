@@ -35,9 +35,10 @@ from sluice.compiler.fields import (
 )
 from sluice.compiler.grains import GrainContext
 from sluice.compiler.joins import JoinTree, implicit_tree, topic_tree
-from sluice.compiler.types import CompiledQuery, CompileOptions, FieldMeta, FillRange, PostSpec
+from sluice.compiler.types import CompiledQuery, CompileOptions, FieldMeta, FillSpec, PostPlan
 from sluice.errors import PlanError, did_you_mean
 from sluice.model.filters import DateFilter
+from sluice.model.grains import FILL_GRAINS
 from sluice.model.types import Dimension, Measure, SemanticModel, Topic
 from sluice.query.spec import QuerySpec, SortSpec
 
@@ -162,7 +163,7 @@ def _post(
     spec: QuerySpec,
     b: StatementBuilder,
     again: Callable[..., CompiledQuery],
-) -> PostSpec:
+) -> PostPlan:
     """Describe the work after the SQL: pivots, totals (as extra queries), fill, calculations."""
     selected = {f.field_name for f in compiled.fields}
     dims = tuple(f.field_name for f in compiled.fields if f.is_dimension)
@@ -177,7 +178,7 @@ def _post(
             totals.append(("row", again(fields=others + measures)))
         totals.append(("grand", again(fields=measures)))
     sorts = spec.sorts or _default_sort(list(compiled.fields))
-    return PostSpec(
+    return PostPlan(
         fields=tuple(f for f in spec.fields if f in selected or f in spec.calc_names),
         dimensions=dims,
         measures=measures,
@@ -192,10 +193,7 @@ def _post(
     )
 
 
-FILL_GRAINS = ("date", "week", "month", "quarter", "year")
-
-
-def _fill_ranges(spec: QuerySpec, b: StatementBuilder, dims: tuple[str, ...]) -> list[FillRange]:
+def _fill_ranges(spec: QuerySpec, b: StatementBuilder, dims: tuple[str, ...]) -> list[FillSpec]:
     """Each fill field's range: from the query's date filter on the field, when it has one."""
     out = []
     for name in spec.fill_fields:
@@ -213,7 +211,7 @@ def _fill_ranges(spec: QuerySpec, b: StatementBuilder, dims: tuple[str, ...]) ->
                     continue  # reported when the filter itself compiled
                 start = low.date() if low else None
                 end = high.date() if high else None
-        out.append(FillRange(name, ref.grain, start, end))
+        out.append(FillSpec(name, ref.grain, start, end))
     return out
 
 

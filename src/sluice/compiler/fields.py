@@ -11,7 +11,7 @@ from sluice.compiler.grains import GRAINS
 from sluice.compiler.joins import JoinTree
 from sluice.compiler.types import FieldMeta
 from sluice.errors import PlanError, did_you_mean
-from sluice.model.loader import GRAINS as KNOWN_GRAINS
+from sluice.model.grains import GRAINS as KNOWN_GRAINS
 from sluice.model.types import Dimension, Measure, SemanticModel, Topic
 from sluice.query.spec import QuerySpec
 

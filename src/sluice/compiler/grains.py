@@ -1,7 +1,8 @@
 """Time grains as sqlglot expressions.
 
-Each grain is one entry in ``GRAINS``: how to compute it from a timestamp expression and the
-data type of the result. What differs between warehouses (day names, ISO day of week) comes
+Each grain of the model's vocabulary (``sluice.model.grains``) is one entry in ``GRAINS``: how
+to compute it from a timestamp expression, with the data type the vocabulary gives it. What
+differs between warehouses (day names, ISO day of week) comes
 from the dialect's rules (``compiler.dialects``); the rest is rendered by sqlglot's generators.
 
 Conventions (the same on every dialect): weeks start on the model's ``week_start_day``;
@@ -21,6 +22,7 @@ from sqlglot import exp
 from sluice.compiler.dates import WEEK_DAYS
 from sluice.compiler.dialects import DialectRules
 from sluice.errors import Unsupported
+from sluice.model.grains import GRAIN_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,34 +124,36 @@ def _day_of_quarter(x: exp.Expr, _: GrainContext) -> exp.Expr:
     return exp.Add(this=diff, expression=exp.Literal.number(1))
 
 
-GRAINS: dict[str, Grain] = {
-    g.name: g
-    for g in (
-        Grain("date", "DATE", _day_unit("DAY")),
-        Grain("week", "DATE", _week),
-        Grain("month", "DATE", _day_unit("MONTH")),
-        Grain("quarter", "DATE", _day_unit("QUARTER")),
-        Grain("year", "DATE", _day_unit("YEAR")),
-        Grain("hour", "TIMESTAMP", _time_unit("HOUR")),
-        Grain("minute", "TIMESTAMP", _time_unit("MINUTE")),
-        Grain("second", "TIMESTAMP", _time_unit("SECOND")),
-        Grain("millisecond", "TIMESTAMP", _time_unit("MILLISECOND")),
-        Grain("day_of_week_name", "STRING", lambda x, c: c.rules.day_name(x)),
-        Grain("day_of_week_num", "NUMBER", _day_of_week_num),
-        Grain("month_name", "STRING", lambda x, c: c.rules.month_name(x)),
-        Grain("month_num", "NUMBER", _extract("MONTH")),
-        Grain("quarter_of_year", "NUMBER", _extract("QUARTER")),
-        Grain("week_of_year", "NUMBER", _extract("WEEK")),
-        Grain("day_of_month", "NUMBER", _extract("DAY")),
-        Grain("day_of_year", "NUMBER", _extract("DOY")),
-        Grain("day_of_quarter", "NUMBER", _day_of_quarter),
-        Grain("hour_of_day", "NUMBER", _extract("HOUR")),
-        Grain("fiscal_year", "NUMBER", _fiscal_year),
-        Grain("fiscal_quarter", "STRING", _fiscal_quarter),
-        Grain("epoch", "NUMBER", lambda x, _: exp.TimeToUnix(this=x)),
-        Grain("time_of_day", "STRING", _format("%H:%M")),
-    )
+_BUILDERS: dict[str, Callable[[exp.Expr, GrainContext], exp.Expr]] = {
+    "date": _day_unit("DAY"),
+    "week": _week,
+    "month": _day_unit("MONTH"),
+    "quarter": _day_unit("QUARTER"),
+    "year": _day_unit("YEAR"),
+    "hour": _time_unit("HOUR"),
+    "minute": _time_unit("MINUTE"),
+    "second": _time_unit("SECOND"),
+    "millisecond": _time_unit("MILLISECOND"),
+    "day_of_week_name": lambda x, c: c.rules.day_name(x),
+    "day_of_week_num": _day_of_week_num,
+    "month_name": lambda x, c: c.rules.month_name(x),
+    "month_num": _extract("MONTH"),
+    "quarter_of_year": _extract("QUARTER"),
+    "week_of_year": _extract("WEEK"),
+    "day_of_month": _extract("DAY"),
+    "day_of_year": _extract("DOY"),
+    "day_of_quarter": _day_of_quarter,
+    "hour_of_day": _extract("HOUR"),
+    "fiscal_year": _fiscal_year,
+    "fiscal_quarter": _fiscal_quarter,
+    "epoch": lambda x, _: exp.TimeToUnix(this=x),
+    "time_of_day": _format("%H:%M"),
 }
+GRAINS: dict[str, Grain] = {
+    name: Grain(name, GRAIN_TYPES[name], build) for name, build in _BUILDERS.items()
+}
+if set(_BUILDERS) != set(GRAIN_TYPES):  # the vocabulary and its SQL must list the same grains
+    raise RuntimeError(f"grain builders and vocabulary differ: {set(_BUILDERS) ^ set(GRAIN_TYPES)}")
 
 
 def apply_grain(x: exp.Expr, grain: str, ctx: GrainContext) -> tuple[exp.Expr, str]:

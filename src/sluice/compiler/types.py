@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
+
+from sluice.query.spec import DEFAULT_COLUMN_LIMIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,33 +56,49 @@ class FieldMeta:
 
 
 @dataclass(frozen=True, slots=True)
-class FillRange:
-    """A ``fill_fields`` entry: the date grain to fill and the range the query's filter gives."""
+class FillSpec:
+    """A ``fill_fields`` entry: its name as requested, its date grain, and the range ``[start,
+    end)`` the query's filter on it gives (``sluice.postquery.fill`` inserts missing periods)."""
 
-    field: str
-    grain: str
-    start: date | None
-    end: date | None  # exclusive
+    field: str  # e.g. "order_items.created_at[month]"
+    grain: str  # date | week | month | quarter | year
+    start: date | None = None  # None: the data's smallest value
+    end: date | None = None  # exclusive; None: the data's largest value, inclusive
+
+    def __post_init__(self) -> None:
+        if not self.field:
+            raise ValueError("FillSpec.field must be a field name")
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if isinstance(value, datetime):  # a timestamp bound: its calendar day
+                object.__setattr__(self, name, value.date())
 
 
 @dataclass(frozen=True, slots=True)
-class PostSpec:
+class PostPlan:
     """What runs after the SQL: pivots, totals, fill, table calculations (``sluice.postquery``).
 
     ``totals`` are extra compiled queries, so totals of averages and distinct counts are
     computed by the warehouse, never re-aggregated from rows."""
 
     fields: tuple[str, ...]  # output order as requested, calc names included
-    dimensions: tuple[str, ...]
-    measures: tuple[str, ...]
-    pivots: tuple[str, ...] = ()
-    column_limit: int = 50
+    dimensions: tuple[str, ...]  # dimension field names (including pivot fields)
+    measures: tuple[str, ...]  # measure field names
+    pivots: tuple[str, ...] = ()  # a subset of dimensions
+    column_limit: int = DEFAULT_COLUMN_LIMIT  # pivot value combinations kept
     column_totals: bool = False
     row_totals: bool = False
-    fill: tuple[FillRange, ...] = ()
-    calculations: tuple[Mapping[str, Any], ...] = ()
-    sort_descending: Mapping[str, bool] = field(default_factory=dict)
+    fill: tuple[FillSpec, ...] = ()
+    calculations: tuple[Mapping[str, Any], ...] = ()  # raw calc objects as sent
+    sort_descending: Mapping[str, bool] = field(default_factory=dict)  # field -> descending
     totals: tuple[tuple[str, CompiledQuery], ...] = ()  # ("column" | "row" | "grand", query)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.column_limit, bool) or self.column_limit < 1:
+            raise ValueError("PostPlan.column_limit must be a positive integer")
+        stray = [p for p in self.pivots if p not in self.dimensions]
+        if stray:
+            raise ValueError(f"PostPlan.pivots must be dimensions; not: {stray}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +115,7 @@ class CompiledQuery:
     user_attributes: tuple[tuple[str, str], ...] = ()
     # SQL mode: columns are named by the statement; ``fields`` describes the bare references.
     sql_mode: bool = False
-    post: PostSpec | None = None  # work after the SQL (pivots, totals, fill, calculations)
+    post: PostPlan | None = None  # work after the SQL (pivots, totals, fill, calculations)
 
     def name_columns(self, table: pa.Table) -> pa.Table:
         """Rename the SQL aliases to the requested field names (zero-copy)."""

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from sluice.engines.base import CancelToken
+from sluice.engines.types import TypeNames, names
 from sluice.errors import Cancelled, QueryError
 
 
@@ -71,12 +72,18 @@ class DuckDBEngine:
             rel = cur.table(f"{schema}.{table}" if schema else table)
         except duckdb.Error as exc:
             raise QueryError(str(exc)) from None
-        return {name: _duck_type(str(t)) for name, t in zip(rel.columns, rel.types, strict=True)}
+        return {
+            name: TYPE_NAMES.data_type(str(t))
+            for name, t in zip(rel.columns, rel.types, strict=True)
+        }
 
     def query_types(self, sql: str) -> dict[str, str]:
         """Column types of an arbitrary SELECT (derived tables), without running it."""
         rel = self._cursor().sql(sql)
-        return {name: _duck_type(str(t)) for name, t in zip(rel.columns, rel.types, strict=True)}
+        return {
+            name: TYPE_NAMES.data_type(str(t))
+            for name, t in zip(rel.columns, rel.types, strict=True)
+        }
 
     def close(self) -> None:
         with self._lock:
@@ -86,33 +93,20 @@ class DuckDBEngine:
         self._conn.close()
 
 
-def _duck_type(name: str) -> str:
-    n = name.upper()
-    if n.startswith(("TIMESTAMP",)):
-        return "timestamp"
-    if n == "DATE":
-        return "date"
-    if n == "BOOLEAN":
-        return "boolean"
-    if n.startswith(("VARCHAR", "TEXT", "UUID", "STRING")):
-        return "string"
-    if n.startswith(
-        (
-            "TINYINT",
-            "SMALLINT",
-            "INTEGER",
-            "BIGINT",
-            "HUGEINT",
-            "UTINYINT",
-            "USMALLINT",
-            "UINTEGER",
-            "UBIGINT",
-            "UHUGEINT",
-            "FLOAT",
-            "DOUBLE",
-            "DECIMAL",
-            "REAL",
-        )
-    ):
-        return "number"
-    return "unknown"
+def _column_types(rel: duckdb.DuckDBPyRelation) -> dict[str, str]:
+    return {
+        name: TYPE_NAMES.data_type(str(t)) for name, t in zip(rel.columns, rel.types, strict=True)
+    }
+
+
+TYPE_NAMES = TypeNames(
+    exact={"date": "date", "boolean": "boolean"},
+    prefixes={
+        "timestamp": "timestamp",
+        **names("string", "varchar", "text", "uuid", "string"),
+        **names(
+            "number", "tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint",
+            "usmallint", "uinteger", "ubigint", "uhugeint", "float", "double", "decimal", "real",
+        ),
+    },
+)  # fmt: skip

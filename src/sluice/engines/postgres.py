@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from adbc_driver_manager.dbapi import Connection
 
 from sluice.engines.base import CancelToken
+from sluice.engines.types import TypeNames, names
 from sluice.errors import Cancelled, ConfigError, QueryError
 
 if TYPE_CHECKING:
@@ -37,26 +38,22 @@ _QUERY_CANCELED = "57014"  # user cancel and statement_timeout alike
 _BROKEN_CLASSES = ("08", "57P")
 
 
+# ``information_schema.columns.data_type`` names
+TYPE_NAMES = TypeNames(
+    exact={
+        "date": "date",
+        "boolean": "boolean",
+        **names("number", "smallint", "integer", "bigint", "numeric", "decimal", "real",
+                "double precision", "money"),
+        **names("string", "text", "character varying", "character", "name", "uuid", "citext"),
+    },
+    prefixes={"timestamp": "timestamp"},
+)  # fmt: skip
+
+
 def pg_type_to_data_type(name: str) -> str:
     """Map an ``information_schema.columns.data_type`` to a sluice data type."""
-    n = name.lower()
-    if n.startswith("timestamp"):
-        return "timestamp"
-    if n == "date":
-        return "date"
-    if n == "boolean":
-        return "boolean"
-    if n in _NUMBER_TYPES:
-        return "number"
-    if n in _STRING_TYPES:
-        return "string"
-    return "unknown"
-
-
-_NUMBER_TYPES = frozenset(
-    {"smallint", "integer", "bigint", "numeric", "decimal", "real", "double precision", "money"}
-)
-_STRING_TYPES = frozenset({"text", "character varying", "character", "name", "uuid", "citext"})
+    return TYPE_NAMES.data_type(name)
 
 
 def quote_ident(name: str) -> str:

@@ -28,6 +28,7 @@ from urllib.parse import quote
 import pyarrow as pa
 
 from sluice.engines.base import CancelToken
+from sluice.engines.types import TypeNames, names
 from sluice.errors import Cancelled, ConfigError, QueryError
 
 if TYPE_CHECKING:
@@ -40,22 +41,21 @@ DEFAULT_SESSION_CONF: Mapping[str, str] = {
 }
 
 
+# ``DataType.typeName()`` / ``simpleString()`` names
+TYPE_NAMES = TypeNames(
+    exact={"date": "date", "boolean": "boolean"},
+    prefixes={
+        "timestamp": "timestamp",
+        **names("number", "byte", "tinyint", "short", "smallint", "integer", "int", "long",
+                "bigint", "float", "double", "decimal"),
+        **names("string", "string", "varchar", "char"),
+    },
+)  # fmt: skip
+
+
 def spark_type_to_data_type(type_name: str) -> str:
     """Map a Spark SQL type name (``DataType.typeName()``/``simpleString()``) to a sluice type."""
-    n = type_name.lower()
-    if n.startswith("timestamp"):
-        return "timestamp"
-    if n == "date":
-        return "date"
-    if n == "boolean":
-        return "boolean"
-    if n.startswith(("byte", "tinyint", "short", "smallint", "integer", "int", "long", "bigint")):
-        return "number"
-    if n.startswith(("float", "double", "decimal")):
-        return "number"
-    if n.startswith(("string", "varchar", "char")):
-        return "string"
-    return "unknown"
+    return TYPE_NAMES.data_type(type_name)
 
 
 def quote_ident(name: str) -> str:

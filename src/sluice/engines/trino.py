@@ -31,6 +31,7 @@ import trino.dbapi
 import trino.exceptions
 
 from sluice.engines.base import CancelToken
+from sluice.engines.types import TypeNames
 from sluice.errors import Cancelled, ConfigError, QueryError
 
 if TYPE_CHECKING:
@@ -54,21 +55,23 @@ _SIMPLE_ARROW: dict[str, pa.DataType] = {
     "varbinary": pa.binary(),
     "unknown": pa.null(),  # the type of a bare NULL literal
 }
-_SLUICE: dict[str, str] = {
-    "boolean": "boolean",
-    "tinyint": "number",
-    "smallint": "number",
-    "integer": "number",
-    "bigint": "number",
-    "real": "number",
-    "double": "number",
-    "decimal": "number",
-    "varchar": "string",
-    "char": "string",
-    "uuid": "string",
-    "date": "date",
-    "timestamp": "timestamp",
-}
+TYPE_NAMES = TypeNames(
+    exact={  # base names, as _split_type gives them
+        "boolean": "boolean",
+        "tinyint": "number",
+        "smallint": "number",
+        "integer": "number",
+        "bigint": "number",
+        "real": "number",
+        "double": "number",
+        "decimal": "number",
+        "varchar": "string",
+        "char": "string",
+        "uuid": "string",
+        "date": "date",
+        "timestamp": "timestamp",
+    }
+)
 
 
 def _split_type(type_name: str) -> tuple[str, str, bool]:
@@ -103,7 +106,7 @@ def trino_type_to_arrow(type_name: str) -> pa.DataType:
 
 def trino_type_to_data_type(type_name: str) -> str:
     """Map a Trino type name (``varchar(20)``, ``timestamp(3) with time zone``) to sluice's."""
-    return _SLUICE.get(_split_type(type_name)[0], "unknown")
+    return TYPE_NAMES.data_type(_split_type(type_name)[0])
 
 
 def _is_plain(t: pa.DataType) -> bool:

@@ -21,6 +21,7 @@ from sqlglot.dialects.dialect import Dialect
 
 from sluice.errors import ModelError, ModelIssue, did_you_mean
 from sluice.model.filters import Filter, FilterSyntaxError, parse_yaml_filter, to_decimal
+from sluice.model.grains import GRAINS
 from sluice.model.sql import Ref, TemplateError, find_refs, template
 from sluice.model.types import (
     AGGREGATE_TYPES,
@@ -43,35 +44,6 @@ from sluice.model.types import (
 ColumnTypes = Callable[[str, str | None], Mapping[str, str] | None]
 # Column types of a derived table's SELECT (None when the warehouse rejects it).
 DerivedTypes = Callable[[str], Mapping[str, str] | None]
-
-GRAINS = frozenset(
-    {
-        "raw",
-        "date",
-        "week",
-        "month",
-        "quarter",
-        "year",
-        "hour",
-        "minute",
-        "second",
-        "millisecond",
-        "quarter_of_year",
-        "week_of_year",
-        "day_of_week_name",
-        "day_of_week_num",
-        "month_name",
-        "month_num",
-        "hour_of_day",
-        "day_of_month",
-        "day_of_year",
-        "day_of_quarter",
-        "fiscal_year",
-        "fiscal_quarter",
-        "epoch",
-        "time_of_day",
-    }
-)
 
 VIEW_KEYS = frozenset(
     {

@@ -5,9 +5,11 @@ engine. Totals are computed by SQL (so averages and distinct counts stay correct
 here. Each pass documents its semantics in its module's docstring.
 """
 
+from sluice.compiler.types import FillSpec, PostPlan
+from sluice.model.grains import FILL_GRAINS
 from sluice.postquery.calcs import PIVOT_REASON
-from sluice.postquery.fill import FILL_GRAINS, MAX_FILLED_ROWS, FillSpec
-from sluice.postquery.plan import PostPlan, PostResult, finish, needs_post
+from sluice.postquery.fill import MAX_FILLED_ROWS
+from sluice.postquery.plan import PostResult, finish, needs_post
 from sluice.postquery.totals import (
     COLUMN_TOTAL,
     COLUMN_TOTAL_INDICATOR,

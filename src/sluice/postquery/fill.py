@@ -28,35 +28,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sluice.compiler.types import FillSpec
+from sluice.model.grains import FILL_GRAINS
 from sluice.postquery._arrow import BoolArray, IntArray, first_rows, group_ids, masked_take
 
-FILL_GRAINS = frozenset({"date", "week", "month", "quarter", "year"})
 MAX_FILLED_ROWS = 100_000
 _EPOCH = dt.date(1970, 1, 1)
-
-
-@dataclass(frozen=True, slots=True)
-class FillSpec:
-    """One fill field: its name as requested, its grain, and the filtered range ``[start, end)``."""
-
-    field: str  # e.g. "order_items.created_at[month]"
-    grain: str  # date | week | month | quarter | year
-    start: dt.date | None = None  # None: the data's smallest value
-    end: dt.date | None = None  # exclusive; None: the data's largest value, inclusive
-
-    def __post_init__(self) -> None:
-        if not self.field:
-            raise ValueError("FillSpec.field must be a field name")
-        for name in ("start", "end"):
-            value = getattr(self, name)
-            if isinstance(value, dt.datetime):  # a timestamp bound: its calendar day
-                object.__setattr__(self, name, value.date())
 
 
 def fill_table(

@@ -23,14 +23,14 @@ With nothing to do (:func:`needs_post` is False) the input table itself is retur
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from sluice.compiler.types import FieldMeta
+from sluice.compiler.types import FieldMeta, PostPlan
 from sluice.postquery.calcs import PIVOT_REASON, apply_calculations
-from sluice.postquery.fill import FillSpec, fill_table
+from sluice.postquery.fill import fill_table
 from sluice.postquery.pivot import pivot_summaries, pivot_table
 from sluice.postquery.totals import (
     NO_TOTALS,
@@ -39,31 +39,6 @@ from sluice.postquery.totals import (
     pivoted_column_totals,
     row_total_columns,
 )
-
-DEFAULT_COLUMN_LIMIT = 50
-
-
-@dataclass(frozen=True, slots=True)
-class PostPlan:
-    """The post-query part of a query: pivots, totals, fill and table calculations."""
-
-    fields: tuple[str, ...]  # output order as requested, including calc names
-    dimensions: tuple[str, ...]  # dimension field names (including pivot fields)
-    measures: tuple[str, ...]  # measure field names
-    pivots: tuple[str, ...] = ()  # subset of dimensions
-    column_limit: int = DEFAULT_COLUMN_LIMIT  # pivot value combinations kept
-    column_totals: bool = False
-    row_totals: bool = False
-    fill: tuple[FillSpec, ...] = ()
-    calculations: tuple[Mapping[str, Any], ...] = ()  # raw calc objects as sent
-    sort_descending: Mapping[str, bool] = field(default_factory=dict)  # field -> descending
-
-    def __post_init__(self) -> None:
-        if isinstance(self.column_limit, bool) or self.column_limit < 1:
-            raise ValueError("PostPlan.column_limit must be a positive integer")
-        stray = [p for p in self.pivots if p not in self.dimensions]
-        if stray:
-            raise ValueError(f"PostPlan.pivots must be dimensions; not: {stray}")
 
 
 @dataclass(frozen=True, slots=True)
