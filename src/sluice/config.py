@@ -52,6 +52,8 @@ class ConnectionConfig:
     # Every engine: statements this server runs on the connection at once; more queue (FIFO).
     max_concurrency: int = 4
     statement_timeout_s: float = 0.0  # the warehouse cancels a statement after this; 0: none
+    # The schema layer names every view <schema>__<table>, the default schema's too.
+    always_scope_view_names: bool = False
 
     def password(self, env: Mapping[str, str] | None = None) -> str | None:
         """The connection's password, read from the environment only."""

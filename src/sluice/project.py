@@ -22,6 +22,7 @@ from sluice.engines.duckdb import DuckDBEngine
 from sluice.errors import ConfigError, NotFound, PlanError
 from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
+from sluice.models.snapshots import SnapshotStore, schema_source
 from sluice.query import parse_query
 
 
@@ -76,14 +77,17 @@ class Project:
             for name, conn in config.connections.items():
                 engines[name] = open_engine(conn)
             models = {}
+            snapshots = SnapshotStore(config.server.state_dir)
             for model_cfg in config.models.values():
                 engine = engines[model_cfg.connection]
+                conn = config.connections[model_cfg.connection]
                 semantic = load_model(
                     model_cfg.path,
                     name=model_cfg.name,
                     dialect=engine.dialect,
                     column_types=schema_lookup(engine),
                     derived_types=derived_lookup(engine),
+                    schema=schema_source(conn, snapshots.read(conn, engine)),
                 )
                 models[model_cfg.id] = LoadedModel(model_cfg, semantic, engine)
         except BaseException:

@@ -8,6 +8,7 @@ folder: warehouse column types come through the ``column_types`` callback.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,6 +23,13 @@ from sqlglot.dialects.dialect import Dialect
 from sluice.errors import ModelError, ModelIssue, did_you_mean
 from sluice.model.filters import Filter, FilterSyntaxError, parse_yaml_filter, to_decimal
 from sluice.model.grains import GRAINS
+from sluice.model.schema import (
+    SchemaOptions,
+    SchemaSource,
+    build_schema_layer,
+    extend,
+    extend_relationships,
+)
 from sluice.model.sql import Ref, TemplateError, find_refs, template
 from sluice.model.types import (
     AGGREGATE_TYPES,
@@ -39,6 +47,7 @@ from sluice.model.types import (
     Topic,
     TopicJoin,
     View,
+    label_for,
 )
 
 ColumnTypes = Callable[[str, str | None], Mapping[str, str] | None]
@@ -47,6 +56,7 @@ DerivedTypes = Callable[[str], Mapping[str, str] | None]
 
 VIEW_KEYS = frozenset(
     {
+        "ignored",
         "schema",
         "table_name",
         "sql",
@@ -59,12 +69,12 @@ VIEW_KEYS = frozenset(
         "name",
         "primary_key",
         "tags",
-        "ignored",
         "group_label",
     }
 )
 DIMENSION_KEYS = frozenset(
     {
+        "ignored",
         "sql",
         "type",
         "primary_key",
@@ -95,6 +105,7 @@ DIMENSION_KEYS = frozenset(
 )
 MEASURE_KEYS = frozenset(
     {
+        "ignored",
         "sql",
         "aggregate_type",
         "filters",
@@ -163,6 +174,8 @@ MODEL_KEYS = frozenset(
         "access_grants",
         "ignored_schemas",
         "included_schemas",
+        "ignored_views",
+        "included_views",
     }
 )
 WEEK_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -172,6 +185,7 @@ WEEK_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 class _File:
     path: str  # relative to the model folder
     data: Any
+    name: str | None = None  # the view's name, where the path does not say it (schema layer)
 
 
 @dataclass
@@ -194,11 +208,18 @@ def load_model(
     dialect: str = "duckdb",
     column_types: ColumnTypes | None = None,
     derived_types: DerivedTypes | None = None,
+    schema: SchemaSource | None = None,
 ) -> SemanticModel:
-    """Load and validate the model folder at ``path``; raise ``ModelError`` listing every issue."""
+    """Load and validate the model folder at ``path``; raise ``ModelError`` listing every issue.
+    With ``schema``, the folder's files extend the schema layer generated from its snapshot."""
     root = Path(path)
     model, issues = check_model(
-        root, name=name, dialect=dialect, column_types=column_types, derived_types=derived_types
+        root,
+        name=name,
+        dialect=dialect,
+        column_types=column_types,
+        derived_types=derived_types,
+        schema=schema,
     )
     if model is None or any(i.severity == "error" for i in issues):
         raise ModelError(issues)
@@ -212,6 +233,7 @@ def check_model(
     dialect: str = "duckdb",
     column_types: ColumnTypes | None = None,
     derived_types: DerivedTypes | None = None,
+    schema: SchemaSource | None = None,
 ) -> tuple[SemanticModel | None, list[ModelIssue]]:
     """Load the folder and return the model (None if unusable) with every issue found."""
     state = _State(root, dialect)
@@ -222,9 +244,13 @@ def check_model(
     settings = _model_settings(files.get("model"), state)
     # The dialect the model's SQL is written in; the compiler transpiles it for each warehouse.
     state.dialect = str(settings.get("dialect") or dialect).lower()
+    if schema is not None:
+        column_types = _extend_schema_layer(files, settings, schema, column_types)
+        snapshot = json.dumps(schema.snapshot.to_json(), sort_keys=True)
+        digest = hashlib.sha256(f"{digest}\0{snapshot}".encode()).hexdigest()[:16]
     views: dict[str, View] = {}
     for file in files["views"]:
-        view_name = _stem(file.path)
+        view_name = file.name or _stem(file.path)
         loc = Loc(file.path, 1)
         if view_name in views:
             state.error(loc, f"duplicate view `{view_name}` (also in {views[view_name].loc.file})")
@@ -252,6 +278,32 @@ def check_model(
         warnings=tuple(i for i in state.issues if i.severity == "warning"),
     )
     return model, state.issues
+
+
+def _extend_schema_layer(
+    files: dict[str, Any],
+    settings: Mapping[str, Any],
+    source: SchemaSource,
+    column_types: ColumnTypes | None,
+) -> ColumnTypes:
+    """Lay the files over the schema layer (in ``files``, in place); the column types of the
+    snapshot first, the warehouse's (``column_types``) for tables the snapshot does not hold."""
+    layer = build_schema_layer(source.snapshot, SchemaOptions.from_settings(settings, source))
+    read = [(layer.file_view_name(f.path) or _stem(f.path), f.path, f.data) for f in files["views"]]
+    files["views"] = [_File(path, data, name) for name, path, data in extend(layer, read)]
+    relationships = files.get("relationships")
+    merged = extend_relationships(layer, relationships.data if relationships else None)
+    if merged:
+        path = relationships.path if relationships else "schema layer: relationships"
+        files["relationships"] = _File(path, merged)
+
+    def types(table: str, schema: str | None) -> Mapping[str, str] | None:
+        found = layer.column_types(table, schema)
+        if found is None and column_types is not None:
+            return column_types(table, schema)
+        return found
+
+    return types
 
 
 # -- files ----------------------------------------------------------------------------------------
@@ -375,12 +427,6 @@ def _model_settings(file: _File | None, state: _State) -> Mapping[str, Any]:
 # -- views ----------------------------------------------------------------------------------------
 
 
-def _label(name: str) -> str:
-    return " ".join(
-        w.upper() if w in ("id", "sku", "url") else w.capitalize() for w in name.split("_")
-    )
-
-
 def _text(spec: Mapping[str, Any], key: str) -> str | None:
     value = spec.get(key)
     return None if value is None else str(value)
@@ -470,7 +516,7 @@ def _view(
         table_name=table_name,
         schema=schema,
         sql=sql,
-        label=str(spec.get("label") or _label(name)),
+        label=str(spec.get("label") or label_for(name)),
         description=_text(spec, "description"),
         hidden=bool(spec.get("hidden", False)),
         dimensions=dimensions,
@@ -527,7 +573,7 @@ def _dimension(
         sql=sql,
         type=dtype,
         primary_key=bool(spec.get("primary_key", False)),
-        label=str(spec.get("label") or _label(name)),
+        label=str(spec.get("label") or label_for(name)),
         description=_text(spec, "description"),
         format=_text(spec, "format"),
         hidden=bool(spec.get("hidden", False)),
@@ -631,7 +677,7 @@ def _measure(view: str, name: str, spec: Any, file: str, line: int, state: _Stat
         sql=sql,
         aggregate_type=agg,
         filters=tuple(filters),
-        label=str(spec.get("label") or _label(name)),
+        label=str(spec.get("label") or label_for(name)),
         description=_text(spec, "description"),
         format=_text(spec, "format"),
         hidden=bool(spec.get("hidden", False)),
@@ -717,7 +763,7 @@ def _alias_view(view: View, alias: str) -> View:
         table_name=view.table_name,
         schema=view.schema,
         sql=view.sql,
-        label=_label(alias),
+        label=label_for(alias),
         description=view.description,
         hidden=view.hidden,
         dimensions={k: move(d) for k, d in view.dimensions.items()},
@@ -757,7 +803,7 @@ def _topic(
     return Topic(
         name=name,
         base_view=base,
-        label=str(spec.get("label") or _label(name)),
+        label=str(spec.get("label") or label_for(name)),
         description=_text(spec, "description"),
         hidden=bool(spec.get("hidden", False)),
         group_label=_text(spec, "group_label"),

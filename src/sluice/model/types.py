@@ -34,6 +34,13 @@ JOIN_TYPES = frozenset({"always_left", "inner", "full_outer", "cross"})
 DEFAULT_TIMEFRAMES = ("raw", "date", "week", "month", "quarter", "year")
 
 
+def label_for(name: str) -> str:
+    """The default label of a field or view: ``order_id`` -> ``Order ID``."""
+    return " ".join(
+        w.upper() if w in ("id", "sku", "url") else w.capitalize() for w in name.split("_")
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Loc:
     """Where a definition sits: file (relative to the model folder) and 1-based line."""
