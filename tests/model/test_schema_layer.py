@@ -95,7 +95,9 @@ def keyed_duckdb(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture(scope="module")
-def duck_extension_runner(keyed_duckdb: DuckDBEngine, tmp_path_factory: pytest.TempPathFactory) -> Runner:
+def duck_extension_runner(
+    keyed_duckdb: DuckDBEngine, tmp_path_factory: pytest.TempPathFactory
+) -> Runner:
     folder = extension_only(tmp_path_factory.mktemp("ext") / "ecommerce")
     assert declared_dimensions(folder) == []
     model = load_model(

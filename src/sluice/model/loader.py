@@ -898,7 +898,9 @@ def _check_references(
                 state.error(loc, f"{where}: {ref} is a measure; only dimensions are allowed here")
             return
         wanted = f"{target.view}.{target.field}"
-        state.error(loc, f"{where}: {ref} names no field{did_you_mean(wanted, all_names)}")
+        # Never suggest the field being defined (``where`` names it): it cannot refer to itself.
+        others = [n for n in all_names if f"`{n}`" != where]
+        state.error(loc, f"{where}: {ref} names no field{did_you_mean(wanted, others)}")
 
     def check_sql(sql: str | None, view: str, loc: Loc, where: str, measures_ok: bool) -> None:
         if sql is None:
