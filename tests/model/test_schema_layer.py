@@ -19,8 +19,6 @@ from typing import Any
 import duckdb
 import pytest
 from ruamel.yaml import YAML
-from tests.conftest import DEMO_MODEL, Runner
-from tests.oracle.warehouses import ALL, check
 
 from sluice.engines.duckdb import DuckDBEngine
 from sluice.engines.introspect import introspect
@@ -28,6 +26,8 @@ from sluice.errors import ModelError
 from sluice.model import load_model
 from sluice.model.schema import SchemaSource
 from sluice.project import schema_lookup
+from tests.conftest import DEMO_MODEL, Runner
+from tests.oracle.warehouses import ALL, check
 
 # The demo's primary keys and foreign keys, as a warehouse would declare them.
 PRIMARY_KEYS = {
