@@ -1002,11 +1002,12 @@ def _infer_expression_types(
 
     for name, view in list(views.items()):
         inferred = infer_dimension_types(view, views, state.dialect)
-        dims = {
-            k: Dimension(**{**_fields(d), "type": inferred.get(k, d.type)})
-            for k, d in view.dimensions.items()
-        }
+        dims = view.dimensions
         if inferred:
+            dims = {
+                k: Dimension(**{**_fields(d), "type": inferred.get(k, d.type)})
+                for k, d in view.dimensions.items()
+            }
             views[name] = View(**{**_fields(view), "dimensions": dims})
         if column_types is None or view.base_view is not None:
             continue  # without the warehouse's types, plain columns are untyped too

@@ -44,9 +44,11 @@ def data_type_of(dtype: exp.DataType | None) -> str:
 
 def infer_dimension_types(view: View, views: Mapping[str, View], dialect: str) -> dict[str, str]:
     """Types for ``view``'s expression dimensions lacking one (name -> type)."""
-    known = {(v.name, d.name): d.type for v in views.values() for d in v.dimensions.values()}
     todo = [d for d in view.dimensions.values() if d.type == UNKNOWN and d.sql is not None]
     out: dict[str, str] = {}
+    if not todo:
+        return out  # nothing to infer: skip reading every view's types (many views, many calls)
+    known = {(v.name, d.name): d.type for v in views.values() for d in v.dimensions.values()}
     for _ in range(len(todo) + 1):
         changed = False
         for dim in todo:
