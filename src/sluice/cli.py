@@ -135,7 +135,7 @@ def validate(
             if not issues:
                 console.print(f"[green]{folder}: ok[/green]")
     except SluiceError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         raise typer.Exit(2) from None
     finally:
         for e in engines:

@@ -9,6 +9,7 @@ a :class:`~sluice.errors.MissingExtra` naming the install command.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from collections.abc import Iterator
 
 from sluice.errors import MissingExtra
@@ -23,6 +24,28 @@ EXTRAS: dict[str, frozenset[str]] = {
     "trino": frozenset({"trino"}),
     "redis": frozenset({"redis"}),
 }
+
+
+#: The module whose presence says an extra is installed.
+PRIMARY: dict[str, str] = {
+    "postgres": "adbc_driver_postgresql",
+    "spark": "pyspark",
+    "trino": "trino",
+    "redis": "redis",
+}
+
+
+def require(extra: str, feature: str) -> None:
+    """Raise MissingExtra now (before any connection attempt) when ``extra`` is not installed."""
+    module = PRIMARY[extra]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise MissingExtra(
+            f"{feature} needs the {extra} extra ({module} is not installed): {install_hint(extra)}"
+        )
 
 
 def install_hint(extra: str) -> str:

@@ -20,7 +20,7 @@ from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
 from sluice.engines.base import CancelToken, Engine
 from sluice.engines.duckdb import DuckDBEngine
 from sluice.errors import ConfigError, NotFound, PlanError
-from sluice.extras import needs
+from sluice.extras import PRIMARY, needs, require
 from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
 from sluice.query import parse_query
@@ -63,6 +63,8 @@ def open_engine(conn: ConnectionConfig) -> Engine:
     if conn.engine == "duckdb":
         return DuckDBEngine(conn.database, read_only=conn.read_only, threads=conn.threads)
     feature = f"connection {conn.name} (engine: {conn.engine})"
+    if conn.engine in PRIMARY:
+        require(conn.engine, feature)
     if conn.engine == "postgres":
         with needs("postgres", feature):
             from sluice.engines.postgres import PostgresEngine

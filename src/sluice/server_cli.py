@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
@@ -123,7 +124,7 @@ def _run_server(
     with asyncio.Runner(loop_factory=server_config.get_loop_factory()) as runner:
         runner.run(run())
     if failed:
-        err.print(f"error: {failed[0]}", markup=False, highlight=False)
+        err.print(f"error: {failed[0]}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     if not server.started:
         raise typer.Exit(1)
@@ -366,7 +367,7 @@ def keys_create(
                 expires_at=expires,
             )
     except SluiceError as exc:  # Redis unreachable
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         raise typer.Exit(1) from None
     kind = f"personal access token for {user}" if personal else "organization API key"
     err.print(f"created {kind} [bold]{token.id}[/bold]; store the secret now, it is not kept:")
@@ -383,7 +384,7 @@ def keys_list(
         with open_token_store(config.server) as store:
             tokens = store.list(include_revoked=include_revoked)
     except SluiceError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         raise typer.Exit(1) from None
     table = Table(
         Column("id", no_wrap=True, min_width=8),
@@ -423,7 +424,7 @@ def keys_revoke(
             held = store.lookup(token_id)  # the whole secret, pasted as it was printed
             token = store.revoke(held.id if held is not None else token_id)
     except SluiceError as exc:
-        err.print(f"[red]{exc.message}[/red]")
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         raise typer.Exit(1) from None
     err.print(f"revoked {token.kind} key {token.id} ({token.name or token.prefix + '…'})")
 
@@ -476,7 +477,7 @@ def _load(path: Path) -> Config:
     try:
         return load_config(path)
     except SluiceError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
