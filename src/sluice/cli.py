@@ -105,6 +105,8 @@ def validate(
     from sluice.model import check_model
     from sluice.project import open_engine, schema_lookup
 
+    if not path.exists():
+        _fail(f"{path}: no such file or folder (give a model folder or a sluice.yaml)", 2)
     targets: list[tuple[Path, Engine | None, str]] = []
     engines: list[Engine] = []
     try:
@@ -125,9 +127,9 @@ def validate(
             _, issues = check_model(folder, dialect=dialect, column_types=lookup)
             for issue in sorted(issues, key=lambda i: (i.file, i.line)):
                 color = "red" if issue.severity == "error" else "yellow"
+                where = f"{folder / issue.file}:{issue.line}" if issue.line else str(folder)
                 console.print(
-                    f"[{color}]{folder / issue.file}:{issue.line}[/{color}]: "
-                    f"{issue.severity}: {issue.message}",
+                    Text.assemble((where, color), f": {issue.severity}: {issue.message}"),
                     highlight=False,
                     soft_wrap=True,
                 )

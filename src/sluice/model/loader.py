@@ -207,6 +207,8 @@ class _State:
     root: Path
     dialect: str
     issues: list[ModelIssue] = field(default_factory=list)
+    # Files that did not parse: view and topic names, or "model" / "relationships".
+    unparsed: set[str] = field(default_factory=set)
 
     def error(self, loc: Loc, message: str) -> None:
         self.issues.append(ModelIssue(loc.file, loc.line, message))
@@ -244,9 +246,16 @@ def check_model(
     """Load the folder and return the model (None if unusable) with every issue found."""
     state = _State(root, dialect)
     if not root.is_dir():
-        state.error(Loc(str(root), 0), "model folder does not exist")
+        state.error(Loc("", 0), f"model folder {str(root)!r} does not exist")
         return None, state.issues
     files, digest = _read_files(root, state)
+    if not files["views"] and not state.unparsed:
+        state.error(
+            Loc("", 0),
+            "no views: a model folder holds `<name>.view.yaml` files (and optionally "
+            "`model.yaml`, `relationships.yaml`, `<name>.topic.yaml`)",
+        )
+        return None, state.issues
     settings = _model_settings(files.get("model"), state)
     # The dialect the model's SQL is written in; the compiler transpiles it for each warehouse.
     state.dialect = str(settings.get("dialect") or dialect).lower()
@@ -268,6 +277,8 @@ def check_model(
         topics[topic_name] = _topic(topic_name, file, views, relationships, state)
     _check_references(views, relationships, topics, state)
     _infer_expression_types(views, state, column_types)
+    if state.unparsed:
+        state.issues = _causes_only(state)
     model = SemanticModel(
         name=name or root.name,
         views=views,
@@ -324,7 +335,9 @@ def _read_files(root: Path, state: _State) -> tuple[dict[str, Any], str]:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 1
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            state.error(Loc(rel, line), f"invalid YAML: {problem}")
+            hint = _yaml_hint(problem, text.splitlines(), line)
+            state.error(Loc(rel, line), f"invalid YAML: {problem}{hint}")
+            state.unparsed.add(_stem(rel) if kind in ("views", "topics") else kind)
             continue
         file = _File(rel, data)
         if kind in ("views", "topics"):
@@ -334,6 +347,42 @@ def _read_files(root: Path, state: _State) -> tuple[dict[str, Any], str]:
         else:
             files[kind] = file
     return files, digest.hexdigest()[:16]
+
+
+def _yaml_hint(problem: str, lines: list[str], line: int) -> str:
+    """A hint for the common YAML mistakes, from the parser's problem and the lines near it."""
+    near = "\n".join(lines[max(line - 2, 0) : line])
+    if "\t" in near and ("tab" in problem or "\\t" in problem or "cannot start" in problem):
+        return " (YAML indents with spaces, not tabs)"
+    if "${" in near and "{" in near.replace("${", ""):
+        return (
+            " (inside `{...}` braces a value with `${...}` must be quoted: "
+            '`{sql: "${amount}"}`; or write the mapping on separate lines)'
+        )
+    if "${" in near and "found character" in problem:
+        return ' (quote a value that starts with `${`: `sql: "${amount} * 2"`)'
+    if any(k in problem for k in ("block end", "expected key", "mapping values", "block mapping")):
+        return (
+            f" (check the indentation of line {line} and the lines above it: keys of one "
+            "mapping line up at the same column)"
+        )
+    return ""
+
+
+def _causes_only(state: _State) -> list[ModelIssue]:
+    """The issues without the ones an unparsed file causes elsewhere (a view that "does not
+    exist" because its file did not parse, relationships missing because relationships.yaml
+    did not parse): the parse errors are the causes, the rest would only bury them."""
+    mentions = [f"`{name}`" for name in state.unparsed] + [f"${{{name}." for name in state.unparsed]
+    kept: list[ModelIssue] = []
+    for issue in state.issues:
+        if not issue.message.startswith("invalid YAML"):
+            if any(m in issue.message for m in mentions):
+                continue
+            if "relationships" in state.unparsed and "relationship" in issue.message:
+                continue
+        kept.append(issue)
+    return kept
 
 
 def _line(node: Any, key: Any = None, default: int = 1) -> int:
@@ -861,7 +910,6 @@ def _check_references(
     topics: Mapping[str, Topic],
     state: _State,
 ) -> None:
-    all_names = [f"{v.name}.{f}" for v in views.values() for f in v.field_names()]
 
     def check_ref(ref: Ref, view: str, loc: Loc, where: str, measures_ok: bool = True) -> None:
         target = ref.resolve(view)
@@ -879,8 +927,8 @@ def _check_references(
             if not measures_ok:
                 state.error(loc, f"{where}: {ref} is a measure; only dimensions are allowed here")
             return
-        wanted = f"{target.view}.{target.field}"
-        state.error(loc, f"{where}: {ref} names no field{did_you_mean(wanted, all_names)}")
+        hint = did_you_mean(str(target.field), tview.field_names())
+        state.error(loc, f"{where}: {ref} names no field of `{target.view}`{hint}")
 
     def check_sql(sql: str | None, view: str, loc: Loc, where: str, measures_ok: bool) -> None:
         if sql is None:
