@@ -160,7 +160,7 @@ def test_the_demo_keeps_its_key_across_runs(tmp_path: Path) -> None:
     args = ["demo", "--dir", str(folder), "--scale", "0.002", "--as-of", "2025-12-31", "--no-serve"]
     first = invoke(*args)
     assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
-    key = re.search(r"^KEY=(\S+)$", first.stdout, re.M)  # type: ignore[attr-defined]
+    key = re.search(r"^export KEY=(\S+)$", first.stdout, re.M)  # type: ignore[attr-defined]
     assert key is not None
     key_file = folder / "demo-key"
     assert key_file.read_text().strip() == key.group(1)
@@ -171,7 +171,7 @@ def test_the_demo_keeps_its_key_across_runs(tmp_path: Path) -> None:
 
     second = invoke(*args)
     assert second.exit_code == 0, second.output  # type: ignore[attr-defined]
-    assert f"KEY={key.group(1)}" in second.stdout  # type: ignore[attr-defined]
+    assert f"export KEY={key.group(1)}" in second.stdout  # type: ignore[attr-defined]
     store = SqliteTokenStore(load_config(folder / "sluice.yaml").server.state_dir)
     try:
         tokens = store.list(include_revoked=True)
@@ -182,6 +182,6 @@ def test_the_demo_keeps_its_key_across_runs(tmp_path: Path) -> None:
         store.close()
     # Only `keys revoke` ends it; the next run makes a new key and keeps that one.
     third = invoke(*args)
-    new_key = re.search(r"^KEY=(\S+)$", third.stdout, re.M)  # type: ignore[attr-defined]
+    new_key = re.search(r"^export KEY=(\S+)$", third.stdout, re.M)  # type: ignore[attr-defined]
     assert new_key is not None and new_key.group(1) != key.group(1)
     assert key_file.read_text().strip() == new_key.group(1)

@@ -78,7 +78,7 @@ def test_help_demo_and_query_without_extras(tmp_path: Path) -> None:
 def test_serving_the_demo_without_extras(tmp_path: Path) -> None:
     prepared = sluice("demo", "--dir", "d", "--scale", "0.002", "--no-serve", cwd=tmp_path)
     assert prepared.returncode == 0, prepared.stderr
-    key = re.search(r"^KEY=(\S+)$", prepared.stdout, re.M)
+    key = re.search(r"^export KEY=(\S+)$", prepared.stdout, re.M)
     model = re.search(r'"modelId": "([^"]+)"', prepared.stdout)
     assert key is not None and model is not None
     port = free_port()

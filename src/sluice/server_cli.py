@@ -307,10 +307,11 @@ sluice demo: the ecommerce model from {_shown(directory)}
   API key  {secret}
   model    ecommerce ({model_id}); topics: order_items, users, events
 
-Try it: the last 12 months as CSV
+Try it (in this shell, the three exports first): the last 12 months as CSV
 
-URL={url}
-KEY={secret}
+export URL={url}
+export KEY={secret}
+export MODEL_ID={model_id}
 curl -s -X POST $URL/api/v1/query/run -H "Authorization: Bearer $KEY" \\
   -H 'Content-Type: application/json' -d '{csv_body}'
 

@@ -24,12 +24,20 @@ SLUICE = str(Path(sys.executable).parent / "sluice")
 
 
 class Demo:
-    def __init__(self, cwd: Path, port: int) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        port: int,
+        *,
+        scale: str = "0.002",
+        as_of: str | None = "2025-12-31",
+        directory: str = "d",
+    ) -> None:
         self.out = cwd / f"demo-{time.monotonic_ns()}.log"
         self._out = open(self.out, "w")  # noqa: SIM115 - closed in stop()
+        dated = ["--as-of", as_of] if as_of else []
         self.proc = subprocess.Popen(
-            [SLUICE, "demo", "--dir", "d", "--scale", "0.002", "--as-of", "2025-12-31",
-             "--port", str(port)],
+            [SLUICE, "demo", "--dir", directory, "--scale", scale, *dated, "--port", str(port)],
             cwd=cwd, stdout=self._out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -66,7 +74,7 @@ def test_the_first_runs_key_works_against_the_restarted_demo(tmp_path: Path) -> 
     first = Demo(tmp_path, port)
     try:
         banner = first.banner()
-        key = re.search(r"^KEY=(\S+)$", banner, re.M)
+        key = re.search(r"^export KEY=(\S+)$", banner, re.M)
         model = re.search(r'"modelId": "([^"]+)"', banner)
         assert key is not None and model is not None
         restart = re.search(r"`([^`]*demo --dir d[^`]*)` starts it again", banner)
@@ -77,7 +85,7 @@ def test_the_first_runs_key_works_against_the_restarted_demo(tmp_path: Path) -> 
     second = Demo(tmp_path, port)
     try:
         banner = second.banner()
-        assert f"KEY={key.group(1)}" in banner
+        assert f"export KEY={key.group(1)}" in banner
         answer = count(url, key.group(1), model.group(1))
         assert answer.status_code == 200, answer.text
         assert int(answer.text.splitlines()[1]) > 0
