@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from sluice.demo.data import STEPS, generate_demo_data
+from sluice.demo.data import STEPS, generate_demo_data, history_span
 from tests.conftest import DEMO_AS_OF
 
 SCALE = 0.01
@@ -546,3 +546,32 @@ def test_event_sessions(con: duckdb.DuckDBPyConnection) -> None:
         )
         == 0
     )
+
+
+def test_the_history_is_seven_years_ending_on_the_as_of_date() -> None:
+    from datetime import date
+
+    assert history_span(date(2025, 12, 31)) == (date(2019, 1, 1), date(2026, 1, 1))
+    assert history_span(date(2026, 3, 15)) == (date(2019, 3, 16), date(2026, 3, 16))
+    assert history_span(date(2028, 2, 28)) == (date(2021, 2, 28), date(2028, 2, 29))
+
+
+def test_the_data_ends_on_its_as_of_date(tmp_path: Path) -> None:
+    from datetime import date
+
+    path = tmp_path / "dated.duckdb"
+    generate_demo_data(path, 0.002, as_of=date(2026, 3, 15))
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        ((lo, hi, last_month),) = con.sql(
+            "SELECT min(created_at)::DATE, max(created_at)::DATE, "
+            "count(*) FILTER (WHERE created_at >= DATE '2026-02-15') FROM order_items"
+        ).fetchall()
+        ((signup_lo, signup_hi),) = con.sql(
+            "SELECT min(created_at)::DATE, max(created_at)::DATE FROM users"
+        ).fetchall()
+    finally:
+        con.close()
+    assert date(2019, 3, 16) <= lo and hi <= date(2026, 3, 15)
+    assert signup_lo >= date(2019, 3, 16) and signup_hi <= date(2026, 3, 15)
+    assert last_month > 0  # the busiest, most recent month is there, not cut short

@@ -118,7 +118,10 @@ def test_first_curl_returns_twelve_full_months_as_csv(site: Site) -> None:
     assert months[-1] <= f"{today:%Y-%m}"
     # twelve consecutive months: the data's history ends today, so every one is there
     first = datetime.strptime(months[0], "%Y-%m")
-    expected = [f"{first.year + (first.month - 1 + i) // 12}-{(first.month - 1 + i) % 12 + 1:02d}" for i in range(12)]
+    expected = [
+        f"{first.year + (first.month - 1 + i) // 12}-{(first.month - 1 + i) % 12 + 1:02d}"
+        for i in range(12)
+    ]
     assert months == expected
 
 
