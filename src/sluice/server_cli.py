@@ -113,8 +113,8 @@ def _run_server(
         if announce and server.started:
             try:
                 text = announce()
-            except SluiceError as exc:
-                failed.append(exc.message)
+            except (SluiceError, OSError) as exc:  # e.g. the key store or key file unusable
+                failed.append(exc.message if isinstance(exc, SluiceError) else str(exc))
                 server.should_exit = True
             else:
                 out.print(text, markup=False, highlight=False, soft_wrap=True)
