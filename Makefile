@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+SCALE ?= 1
+PORT ?= 8000
 
 .PHONY: test demo lint typecheck format bench golden clean
 
@@ -13,7 +16,14 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
+
+# The demo needs only the default install (DuckDB and the server), not the test tools.
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@echo "make demo: installing sluice (DuckDB and the server) into $(VENV); about a minute the first time"
+	$(BIN)/python -m pip install --progress-bar on --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -e .
+	touch $(DEMO_STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -21,8 +31,8 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-demo: $(STAMP)
-	$(BIN)/sluice demo
+demo: $(DEMO_STAMP)
+	$(BIN)/sluice demo --scale $(SCALE) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ DEMO_MODEL = Path(__file__).resolve().parents[1] / "src" / "sluice" / "demo" / "
 DEMO_SCALE = float(os.environ.get("SLUICE_TEST_SCALE", "0.02"))
 # The clock every compiled test query sees: relative dates ("last month") resolve against it.
 NOW = datetime(2025, 6, 15, 10, 30, tzinfo=UTC)
+# The last day of the generated demo history (the CLI's default is today): pinned, so the oracle
+# and soundness cases see the same data whatever day the suite runs.
+DEMO_AS_OF = date(2025, 12, 31)
 MODEL_ID = "6e0ab1f6-0c0e-4b8e-9b55-0f4c0a3a1d11"
 
 
@@ -36,7 +39,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sluice.demo.data import generate_demo_data
 
     path = tmp_path_factory.mktemp("demo") / "ecommerce.duckdb"
-    generate_demo_data(path, DEMO_SCALE)
+    generate_demo_data(path, DEMO_SCALE, as_of=DEMO_AS_OF)
     return path
 
 

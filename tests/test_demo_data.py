@@ -10,7 +10,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from sluice.demo.data import STEPS, generate_demo_data
+from sluice.demo.data import STEPS, generate_demo_data, history_span
+from tests.conftest import DEMO_AS_OF
 
 SCALE = 0.01
 SEED = 42
@@ -110,7 +111,7 @@ PRIMARY_KEYS = {t: "order_id" if t == "orders" else "id" for t in EXPECTED_COLUM
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
     path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    counts = generate_demo_data(path, SCALE, seed=SEED)
+    counts = generate_demo_data(path, SCALE, seed=SEED, as_of=DEMO_AS_OF)
     return path, counts
 
 
@@ -179,7 +180,7 @@ def test_primary_keys_unique_and_dense(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_tiny_scale_still_consistent(tmp_path: Path) -> None:
-    counts = generate_demo_data(tmp_path / "tiny.duckdb", 0.00001)
+    counts = generate_demo_data(tmp_path / "tiny.duckdb", 0.00001, as_of=DEMO_AS_OF)
     assert counts["distribution_centers"] == 10
     assert counts["products"] >= 2
     assert all(n >= 1 for n in counts.values())
@@ -201,7 +202,9 @@ def test_deterministic_across_runs_and_thread_counts(
     demo: tuple[Path, dict[str, int]], tmp_path: Path
 ) -> None:
     path, counts = demo
-    again = generate_demo_data(tmp_path / "again.duckdb", SCALE, seed=SEED, threads=1)
+    again = generate_demo_data(
+        tmp_path / "again.duckdb", SCALE, seed=SEED, threads=1, as_of=DEMO_AS_OF
+    )
     assert again == counts
     a, b = table_contents(path), table_contents(tmp_path / "again.duckdb")
     for table in STEPS:
@@ -209,7 +212,7 @@ def test_deterministic_across_runs_and_thread_counts(
 
 
 def test_other_seed_gives_other_data(demo: tuple[Path, dict[str, int]], tmp_path: Path) -> None:
-    generate_demo_data(tmp_path / "other.duckdb", SCALE, seed=SEED + 1)
+    generate_demo_data(tmp_path / "other.duckdb", SCALE, seed=SEED + 1, as_of=DEMO_AS_OF)
     a, b = table_contents(demo[0]), table_contents(tmp_path / "other.duckdb")
     assert a["distribution_centers"].equals(b["distribution_centers"])
     for table in ("products", "users", "orders", "order_items", "events"):
@@ -219,10 +222,12 @@ def test_other_seed_gives_other_data(demo: tuple[Path, dict[str, int]], tmp_path
 def test_progress_and_atomic_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "sub" / "demo.duckdb"
     calls: list[tuple[str, int, int]] = []
-    generate_demo_data(out, 0.001, progress=lambda *a: calls.append(a))
+    generate_demo_data(out, 0.001, progress=lambda *a: calls.append(a), as_of=DEMO_AS_OF)
     total = len(STEPS)
     assert calls == [(s, i, total) for i, s in enumerate(STEPS)] + [("done", total, total)]
-    assert generate_demo_data(out, 0.002)["users"] == 200  # overwrite the existing file
+    assert (
+        generate_demo_data(out, 0.002, as_of=DEMO_AS_OF)["users"] == 200
+    )  # overwrite the existing file
     assert sorted(p.name for p in out.parent.iterdir()) == ["demo.duckdb"]
     c = duckdb.connect(str(out), read_only=True)
     try:
@@ -233,7 +238,7 @@ def test_progress_and_atomic_overwrite(tmp_path: Path) -> None:
 
 def test_rejects_non_positive_scale(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        generate_demo_data(tmp_path / "x.duckdb", 0)
+        generate_demo_data(tmp_path / "x.duckdb", 0, as_of=DEMO_AS_OF)
 
 
 # --------------------------------------------------------------------------------------
@@ -541,3 +546,32 @@ def test_event_sessions(con: duckdb.DuckDBPyConnection) -> None:
         )
         == 0
     )
+
+
+def test_the_history_is_seven_years_ending_on_the_as_of_date() -> None:
+    from datetime import date
+
+    assert history_span(date(2025, 12, 31)) == (date(2019, 1, 1), date(2026, 1, 1))
+    assert history_span(date(2026, 3, 15)) == (date(2019, 3, 16), date(2026, 3, 16))
+    assert history_span(date(2028, 2, 28)) == (date(2021, 2, 28), date(2028, 2, 29))
+
+
+def test_the_data_ends_on_its_as_of_date(tmp_path: Path) -> None:
+    from datetime import date
+
+    path = tmp_path / "dated.duckdb"
+    generate_demo_data(path, 0.002, as_of=date(2026, 3, 15))
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        ((lo, hi, last_month),) = con.sql(
+            "SELECT min(created_at)::DATE, max(created_at)::DATE, "
+            "count(*) FILTER (WHERE created_at >= DATE '2026-02-15') FROM order_items"
+        ).fetchall()
+        ((signup_lo, signup_hi),) = con.sql(
+            "SELECT min(created_at)::DATE, max(created_at)::DATE FROM users"
+        ).fetchall()
+    finally:
+        con.close()
+    assert date(2019, 3, 16) <= lo and hi <= date(2026, 3, 15)
+    assert signup_lo >= date(2019, 3, 16) and signup_hi <= date(2026, 3, 15)
+    assert last_month > 0  # the busiest, most recent month is there, not cut short

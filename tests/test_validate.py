@@ -57,7 +57,7 @@ def broken(tmp_path: Path) -> tuple[Path, list[tuple[str, int, str]]]:
     (folder / "users.view").write_text("dimensions:\n  id:\n    primary_key: true\n")
     f = "order_items.view.yaml"
     expected = [
-        (f, line_of(items, "double_price:"), r"\$\{sale_prise\} names no field; did you mean `order_items.sale_price`"),
+        (f, line_of(items, "double_price:"), r"\$\{sale_prise\} names no field of `order_items`; did you mean `sale_price`"),
         (f, line_of(items, "bad_view_ref:"), r"unknown view `customers`"),
         (f, _second(items, "  status:"), r"both a dimension and a measure"),
         (f, line_of(items, "aggregate_type: summ"), r"unknown aggregate_type `summ`; did you mean `sum`"),
@@ -131,3 +131,56 @@ def test_yaml_syntax_error_is_located(tmp_path: Path) -> None:
     _, issues = check_model(folder)
     assert issues and issues[0].file == "a.view.yaml" and issues[0].line >= 2
     assert "invalid YAML" in issues[0].message
+
+
+def test_an_indentation_error_is_one_issue_with_a_hint(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(DEMO_MODEL, folder)
+    view = folder / "order_items.view.yaml"
+    lines = view.read_text().splitlines()
+    broken = next(i for i, text in enumerate(lines) if text == "  user_id:")
+    lines[broken] = " " + lines[broken]
+    view.write_text("\n".join(lines) + "\n")
+    _, issues = check_model(folder)
+    assert [(i.file, i.line) for i in issues] == [("order_items.view.yaml", broken + 1)]
+    assert "invalid YAML" in issues[0].message and "indentation" in issues[0].message
+
+
+def test_dollar_braces_inside_inline_braces_hint_to_quote(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "a.view.yaml").write_text(
+        "dimensions:\n  amount: {}\nmeasures:\n  total: {sql: ${amount}, aggregate_type: sum}\n"
+    )
+    _, issues = check_model(folder)
+    assert len(issues) == 1 and issues[0].line == 4
+    assert "must be quoted" in issues[0].message
+
+
+def test_tabs_hint_to_indent_with_spaces(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "a.view.yaml").write_text("dimensions:\n\tid: {}\n")
+    _, issues = check_model(folder)
+    assert len(issues) == 1 and "spaces, not tabs" in issues[0].message
+
+
+def test_relationships_that_do_not_parse_do_not_cascade(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(DEMO_MODEL, folder)
+    (folder / "relationships.yaml").write_text("- join_from_view: order_items\n join_to_view: x\n")
+    _, issues = check_model(folder)
+    assert [i.file for i in issues] == ["relationships.yaml"], issues
+
+
+def test_an_empty_folder_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "empty")], terminal_width=400)
+    assert result.exit_code == 1
+    assert "no views" in result.output and ":0" not in result.output
+
+
+def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "nope")], terminal_width=400)
+    assert result.exit_code == 2
+    assert "no such file or folder" in result.output and ":0" not in result.output

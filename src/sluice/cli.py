@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import pyarrow as pa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
 from sluice.config import load_config
 from sluice.engines.base import Engine
@@ -24,9 +27,41 @@ app = typer.Typer(
     help="A self-hosted semantic query server that speaks Omni's query API.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console()
 err = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from sluice.extras import DISTRIBUTION
+
+        try:
+            print(f"sluice {version(DISTRIBUTION)}")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            print("sluice (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", help="print the version and exit", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """A self-hosted semantic query server that speaks Omni's query API."""
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
 
 
 @app.command("demo-data")
@@ -70,6 +105,8 @@ def validate(
     from sluice.model import check_model
     from sluice.project import open_engine, schema_lookup
 
+    if not path.exists():
+        _fail(f"{path}: no such file or folder (give a model folder or a sluice.yaml)", 2)
     targets: list[tuple[Path, Engine | None, str]] = []
     engines: list[Engine] = []
     try:
@@ -90,9 +127,9 @@ def validate(
             _, issues = check_model(folder, dialect=dialect, column_types=lookup)
             for issue in sorted(issues, key=lambda i: (i.file, i.line)):
                 color = "red" if issue.severity == "error" else "yellow"
+                where = f"{folder / issue.file}:{issue.line}" if issue.line else str(folder)
                 console.print(
-                    f"[{color}]{folder / issue.file}:{issue.line}[/{color}]: "
-                    f"{issue.severity}: {issue.message}",
+                    Text.assemble((where, color), f": {issue.severity}: {issue.message}"),
                     highlight=False,
                     soft_wrap=True,
                 )
@@ -100,7 +137,7 @@ def validate(
             if not issues:
                 console.print(f"[green]{folder}: ok[/green]")
     except SluiceError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         raise typer.Exit(2) from None
     finally:
         for e in engines:
@@ -113,26 +150,35 @@ def validate(
 @app.command()
 def query(
     json_body: Annotated[str, typer.Option("--json", help="the query object (contract §4)")],
-    config_path: Annotated[Path, typer.Option("--config", help="sluice.yaml")] = Path(
+    config_path: Annotated[Path, typer.Option("--config", "-c", help="sluice.yaml")] = Path(
         "sluice.yaml"
     ),
     model: Annotated[str | None, typer.Option(help="model name, if modelId is absent")] = None,
     sql_only: Annotated[bool, typer.Option("--sql", help="print the SQL, do not run it")] = False,
-    output: Annotated[str, typer.Option(help="table | json | csv")] = "table",
+    output: Annotated[
+        Output, typer.Option(help="table, json or csv (a workbook comes from the server's xlsx)")
+    ] = Output.table,
 ) -> None:
-    """Run one query in process and print the result and its SQL."""
+    """Run one query in process and print the result and its SQL.
+
+    Exit codes: 2 for bad arguments or an unusable sluice.yaml, 1 when the query fails.
+    """
     from sluice.project import Project
 
     try:
         body = json.loads(json_body)
     except json.JSONDecodeError as exc:
-        err.print(f"[red]error:[/red] --json is not valid JSON: {exc}")
-        raise typer.Exit(2) from None
+        _fail(f"--json is not valid JSON: {exc}", 2)
     if isinstance(body, dict) and "query" in body and isinstance(body["query"], dict):
         body = body["query"]  # accept a whole run request too
+    if not isinstance(body, dict):
+        _fail('--json must be a query object: {"fields": [...], ...}', 2)
     try:
         config = load_config(config_path)
-        if isinstance(body, dict) and "modelId" not in body:
+    except SluiceError as exc:
+        _fail(exc.message, 2)
+    try:
+        if "modelId" not in body:
             name = model or next(iter(config.models), "")
             if name not in config.models:
                 raise SluiceError(f"unknown model {name!r}; models: {', '.join(config.models)}")
@@ -144,31 +190,39 @@ def query(
                 return
             result = project.execute(body["modelId"], compiled)
     except ModelError as exc:
-        err.print(f"[red]{exc.message}[/red]")
+        err.print(exc.message, style="red", markup=False, highlight=False)
         raise typer.Exit(1) from None
     except SluiceError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from None
-    if compiled.missing_fields:
-        err.print(f"[yellow]missing fields:[/yellow] {', '.join(compiled.missing_fields)}")
-    if output == "json":
+        _fail(exc.message, 1)
+    for warning in compiled.warnings or [f'left out "{f}"' for f in compiled.missing_fields]:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+    if output is Output.json:
         print(json.dumps(result.to_pylist(), default=str))
         return
-    if output == "csv":
+    if output is Output.csv:
         import pyarrow.csv as pacsv
 
         pacsv.write_csv(result, sys.stdout.buffer)
         return
-    console.print(_display(result, {f.field_name: f.format for f in compiled.fields}))
+    table = _display(result, {f.field_name: f.format for f in compiled.fields})
+    # Piped or redirected, the table keeps its full width instead of wrapping at 80 columns.
+    wide = console if console.is_terminal else Console(width=10_000)
+    wide.print(table)
     console.print(f"{result.num_rows} row(s)")
     err.print(Syntax(compiled.sql, "sql", theme="ansi_dark"))
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """One line on stderr (the message printed as it is, never as markup), then exit."""
+    err.print(Text.assemble(("error: ", "red"), message), soft_wrap=True)
+    raise typer.Exit(code)
 
 
 def _display(result: pa.Table, formats: dict[str, str | None]) -> Table:
     """The result as a rich table: each field in its model format, floats without noise."""
     from sluice.results.formats import applies_to, format_array, parse_format
 
-    table = Table(*result.column_names)
+    table = Table(*[Column(Text(name)) for name in result.column_names])
     columns = []
     for name, column in zip(result.column_names, result.columns, strict=True):
         fmt = parse_format(formats.get(name))
@@ -179,7 +233,7 @@ def _display(result: pa.Table, formats: dict[str, str | None]) -> Table:
         else:
             columns.append(column.to_pylist())
     for row in zip(*columns, strict=True):
-        table.add_row(*["∅" if v is None else str(v) for v in row])
+        table.add_row(*[Text("∅" if v is None else str(v)) for v in row])
     return table
 
 

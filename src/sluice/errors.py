@@ -57,6 +57,10 @@ class ConfigError(UserError):
     code = "CONFIG"
 
 
+class MissingExtra(ConfigError):
+    """A feature needs an optional dependency group (an extra) that is not installed."""
+
+
 class PlanError(UserError):
     """A query cannot be planned against the model (unknown filter field, bad filter, ...)."""
 

@@ -20,6 +20,7 @@ from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
 from sluice.engines.base import CancelToken, Engine
 from sluice.engines.duckdb import DuckDBEngine
 from sluice.errors import ConfigError, NotFound, PlanError
+from sluice.extras import PRIMARY, needs, require
 from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
 from sluice.models.snapshots import SnapshotStore, schema_source
@@ -47,18 +48,24 @@ class LoadedModel:
 def open_engine(conn: ConnectionConfig) -> Engine:
     if conn.engine == "duckdb":
         return DuckDBEngine(conn.database, read_only=conn.read_only, threads=conn.threads)
+    feature = f"connection {conn.name} (engine: {conn.engine})"
+    if conn.engine in PRIMARY:
+        require(conn.engine, feature)
     if conn.engine == "postgres":
-        from sluice.engines.postgres import PostgresEngine
+        with needs("postgres", feature):
+            from sluice.engines.postgres import PostgresEngine
 
-        return PostgresEngine.from_config(conn)
+            return PostgresEngine.from_config(conn)
     if conn.engine == "spark":
-        from sluice.engines.spark import SparkEngine
+        with needs("spark", feature):
+            from sluice.engines.spark import SparkEngine
 
-        return SparkEngine.from_config(conn)
+            return SparkEngine.from_config(conn)
     if conn.engine == "trino":
-        from sluice.engines.trino import TrinoEngine
+        with needs("trino", feature):
+            from sluice.engines.trino import TrinoEngine
 
-        return TrinoEngine.from_config(conn)
+            return TrinoEngine.from_config(conn)
     raise ConfigError(f"connection {conn.name}: engine {conn.engine!r} is not available")
 
 

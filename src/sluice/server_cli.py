@@ -9,23 +9,32 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shlex
+import shutil
+import sys
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
 from sluice.auth.tokens import ORGANIZATION, PERSONAL, Token
-from sluice.config import LOG_FORMATS, Config, load_config
+from sluice.config import LOG_FORMATS, Config, UserConfig, load_config
 from sluice.errors import SluiceError
 from sluice.replicas.state import open_token_store
 
 out = Console()
 err = Console(stderr=True)
+
+#: The demo's key, in the demo folder (mode 0600), reused on every run.
+DEMO_KEY_FILE = "demo-key"
 
 ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="the project's sluice.yaml")]
 
@@ -70,9 +79,14 @@ def _run_server(
     host: str,
     port: int,
     log_level: str,
-    announce: str | None = None,
+    announce: Callable[[], str] | None = None,
     log_format: str = "json",
 ) -> None:
+    """Serve until stopped. ``announce`` runs once the server listens; what it returns is printed.
+
+    Anything that must not happen unless the server really starts (the demo's key) goes in
+    ``announce``; if it raises, the server stops and the error is one line on stderr.
+    """
     import uvicorn
 
     from sluice.api import create_app
@@ -90,18 +104,28 @@ def _run_server(
         timeout_graceful_shutdown=3,
     )
     server = uvicorn.Server(server_config)
+    failed: list[str] = []
 
     async def run() -> None:
         task = asyncio.create_task(server.serve())
         while announce and not server.started and not task.done():
             await asyncio.sleep(0.05)
         if announce and server.started:
-            out.print(announce, markup=False, highlight=False, soft_wrap=True)
+            try:
+                text = announce()
+            except (SluiceError, OSError) as exc:  # e.g. the key store or key file unusable
+                failed.append(exc.message if isinstance(exc, SluiceError) else str(exc))
+                server.should_exit = True
+            else:
+                out.print(text, markup=False, highlight=False, soft_wrap=True)
         await task
 
     # uvloop (and httptools) when installed, as ``uvicorn.run`` would pick them.
     with asyncio.Runner(loop_factory=server_config.get_loop_factory()) as runner:
         runner.run(run())
+    if failed:
+        err.print(f"error: {failed[0]}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
     if not server.started:
         raise typer.Exit(1)
 
@@ -116,83 +140,193 @@ def demo(
     scale: Annotated[float, typer.Option(help="data size: 1 is ~1M order items")] = 1.0,
     port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="last day of the generated history, YYYY-MM-DD (default: today)"),
+    ] = None,
     run_server: Annotated[
         bool, typer.Option("--serve/--no-serve", help="start the server (default) or only prepare")
     ] = True,
 ) -> None:
-    """Generate the demo data if missing, write the demo project, create a key and serve it."""
+    """Generate the demo data if missing, write the demo project and serve it with its key.
+
+    The key is created on the first run and kept in the demo folder (DIR/demo-key, readable by
+    you only); later runs reuse it. Only `sluice keys revoke` revokes it.
+    """
     from sluice.demo.project import MODEL_NAME, ensure_demo_data, write_demo_project
 
     if scale <= 0:
         err.print("[red]--scale must be positive[/red]")
         raise typer.Exit(2)
+    day = _as_of(as_of)
     directory = directory.resolve()
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err
     ) as progress:
-        task = progress.add_task(f"demo data (scale {scale:g})", total=None)
+        task = progress.add_task(f"demo data (scale {scale:g}, as of {day})", total=None)
 
         def step(name: str, index: int, total: int) -> None:
             progress.update(task, description=f"generating {name}", completed=index, total=total)
 
-        data, generated = ensure_demo_data(directory, scale, progress=step)
+        data, generated = ensure_demo_data(directory, scale, day, progress=step)
         progress.update(task, description="demo data ready", completed=1, total=1)
-    err.print(f"{'generated' if generated else 'using'} {data}")
-    config = _load(write_demo_project(directory, scale))
-    secret = _demo_key(config)
+    err.print(f"{'generated' if generated else 'using'} {data} (history up to {day})")
+    config_path = write_demo_project(directory, data)
+    config = _load(config_path)
+    model_id = config.models[MODEL_NAME].id
+    restart = _restart_command(directory, scale, port, host, as_of)
     url = f"http://{host}:{port}"
-    announce = demo_instructions(url, secret, config.models[MODEL_NAME].id, directory)
+
+    def ready() -> str:
+        secret, created = demo_key(config, directory)
+        return demo_instructions(
+            url, secret, model_id, directory, created=created, restart=restart, serving=run_server
+        )
+
     if not run_server:
-        out.print(announce, markup=False, highlight=False, soft_wrap=True)
+        out.print(ready(), markup=False, highlight=False, soft_wrap=True)
         return
-    _run_server(config, host, port, "warning", announce=announce, log_format="text")
+    _run_server(config, host, port, "warning", announce=ready, log_format="text")
 
 
-def _demo_key(config: Config) -> str:
-    """A fresh organization key named "demo"; earlier demo keys are revoked."""
+def _as_of(value: str | None) -> date:
+    if value is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err.print(f"--as-of must be a date YYYY-MM-DD, got {value!r}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def demo_key_file(directory: Path) -> Path:
+    return directory / DEMO_KEY_FILE
+
+
+def demo_key(config: Config, directory: Path) -> tuple[str, bool]:
+    """The demo's organization key: the one kept in ``DIR/demo-key`` while it is still usable,
+    else a new one (saved there, mode 0600). Returns (secret, created). Never revokes a key.
+    """
+    path = demo_key_file(directory)
     with open_token_store(config.server) as store:
-        for token in store.list():
-            if token.name == "demo":
-                store.revoke(token.id)
+        if path.is_file():
+            secret = path.read_text().strip()
+            token = store.lookup(secret) if secret else None
+            if token is not None and token.usable(time.time()):
+                return secret, False
         secret, _ = store.create(ORGANIZATION, config.server.organization_id, name="demo")
-    return secret
+    _write_private(path, secret + "\n")
+    return secret, True
 
 
-def demo_instructions(url: str, secret: str, model_id: str, directory: Path) -> str:
-    """What to print once the demo serves: URL, key and a working curl command (plain text)."""
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only (0600), replacing it atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _program() -> str:
+    """How this shell reaches ``sluice``: the bare name when it is on PATH, else its path."""
+    argv0 = Path(sys.argv[0])
+    on_path = shutil.which("sluice")
+    if argv0.name != "sluice" or (on_path and Path(on_path).resolve() == argv0.resolve()):
+        return "sluice"
+    try:
+        return str(argv0.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(argv0)
+
+
+def _restart_command(directory: Path, scale: float, port: int, host: str, as_of: str | None) -> str:
+    parts = [_program(), "demo", "--dir", _shown(directory)]
+    if scale != 1:
+        parts += ["--scale", f"{scale:g}"]
+    if port != 8000:
+        parts += ["--port", str(port)]
+    if host != "127.0.0.1":
+        parts += ["--host", host]
+    if as_of is not None:
+        parts += ["--as-of", as_of]
+    return shlex.join(parts)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(path)
+
+
+def demo_instructions(
+    url: str,
+    secret: str,
+    model_id: str,
+    directory: Path,
+    *,
+    created: bool = True,
+    restart: str = "sluice demo",
+    serving: bool = True,
+) -> str:
+    """What to print once the demo is ready: URL, key and working curl commands (plain text)."""
+    fields = [
+        "order_items.created_at[month]",
+        "order_items.total_sale_price",
+        "order_items.count",
+    ]
     query = {
-        "query": {
-            "modelId": model_id,
-            "join_paths_from_topic_name": "order_items",
-            "fields": [
-                "order_items.created_at[month]",
-                "order_items.total_sale_price",
-                "order_items.count",
-            ],
-            "sorts": [{"column_name": "order_items.created_at[month]", "sort_descending": True}],
-            "limit": 12,
-        }
+        "modelId": model_id,
+        "join_paths_from_topic_name": "order_items",
+        "fields": fields,
+        "sorts": [{"column_name": "order_items.created_at[month]", "sort_descending": True}],
+        "limit": 12,
     }
-    body = json.dumps(query)
+    csv_body = json.dumps({"query": query, "resultType": "csv"})
+    arrow_body = json.dumps({"query": query})
+    key_file = demo_key_file(directory)
+    key_note = (
+        f"The key is new; it is kept in {_shown(key_file)} (readable by you only)"
+        if created
+        else f"The key is the one kept in {_shown(key_file)} (readable by you only)"
+    )
+    if serving:
+        state = f"Ctrl+C stops the server; `{restart}` starts it again with the same key."
+    else:
+        config = _shown(directory / "sluice.yaml")
+        state = (
+            f"The server is not running (--no-serve). Start it with `{restart}`, or "
+            f"`{_program()} serve -c {config}`."
+        )
     return f"""
-sluice demo: the ecommerce model from {directory}
+sluice demo: the ecommerce model from {_shown(directory)}
 
   URL      {url}
   API key  {secret}
   model    ecommerce ({model_id}); topics: order_items, users, events
 
-Try it (the result is base64 Arrow inside NDJSON):
+Try it (in this shell, the three exports first): the last 12 months as CSV
 
-URL={url}
-KEY={secret}
+export URL={url}
+export KEY={secret}
+export MODEL_ID={model_id}
 curl -s -X POST $URL/api/v1/query/run -H "Authorization: Bearer $KEY" \\
-  -H 'Content-Type: application/json' -d '{body}'
+  -H 'Content-Type: application/json' -d '{csv_body}'
 
-From Python (omni-python-sdk):
+Without "resultType" the answer is Omni's NDJSON, the result as base64 Arrow:
+curl -s -X POST $URL/api/v1/query/run -H "Authorization: Bearer $KEY" \\
+  -H 'Content-Type: application/json' -d '{arrow_body}'
+
+From Python (pip install omni-python-sdk):
   from omni_python_sdk import OmniAPI
-  table, fields = OmniAPI(api_key=KEY, base_url=URL).run_query_blocking(body)
+  api = OmniAPI(api_key="{secret}", base_url="{url}")
+  table, fields = api.run_query_blocking({{"query": {query!r}}})
 
-The key is shown once; `sluice demo` makes a new one on each run. Ctrl+C stops the server.
+{key_note} and works on every
+run until `{_program()} keys revoke <id> -c {_shown(directory / "sluice.yaml")}` revokes it.
+{state}
 """
 
 
@@ -205,7 +339,8 @@ def keys_create(
         bool, typer.Option("--personal", help="a personal access token (needs --user)")
     ] = False,
     user: Annotated[
-        str | None, typer.Option("--user", help="the user id (sluice.yaml users)")
+        str | None,
+        typer.Option("--user", help="the user's id, email or name (sluice.yaml users)"),
     ] = None,
     name: Annotated[str, typer.Option(help="a label to recognise the key by")] = "",
     organization: Annotated[
@@ -220,10 +355,8 @@ def keys_create(
     if personal != (user is not None):
         err.print("[red]a personal token needs --user ID, and --user needs --personal[/red]")
         raise typer.Exit(2)
-    if user is not None and user not in {u.id for u in config.users}:
-        known = ", ".join(u.id for u in config.users) or "none"
-        err.print(f"[red]no user {user!r} in {config_path} (users: {known})[/red]")
-        raise typer.Exit(2)
+    if user is not None:
+        user = _find_user(config, user, config_path)
     expires = time.time() + expires_in_days * 86400 if expires_in_days else None
     try:
         with open_token_store(config.server) as store:
@@ -235,7 +368,7 @@ def keys_create(
                 expires_at=expires,
             )
     except SluiceError as exc:  # Redis unreachable
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         raise typer.Exit(1) from None
     kind = f"personal access token for {user}" if personal else "organization API key"
     err.print(f"created {kind} [bold]{token.id}[/bold]; store the secret now, it is not kept:")
@@ -252,7 +385,7 @@ def keys_list(
         with open_token_store(config.server) as store:
             tokens = store.list(include_revoked=include_revoked)
     except SluiceError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         raise typer.Exit(1) from None
     table = Table(
         Column("id", no_wrap=True, min_width=8),
@@ -275,22 +408,56 @@ def keys_list(
             _day(token.created_at),
             _state(token),
         )
-    out.print(table)
+    # Piped or redirected, the table keeps its full width instead of wrapping at 80 columns.
+    (out if out.is_terminal else Console(width=10_000)).print(table)
 
 
 def keys_revoke(
-    token_id: Annotated[str, typer.Argument(help="the key's id (from `sluice keys list`)")],
+    token_id: Annotated[
+        str, typer.Argument(help="the key's id or prefix (`sluice keys list`), or the key itself")
+    ],
     config_path: ConfigOption = Path("sluice.yaml"),
 ) -> None:
     """Revoke a key; a running server refuses it within a second."""
     config = _load(config_path)
     try:
         with open_token_store(config.server) as store:
-            token = store.revoke(token_id)
+            held = store.lookup(token_id)  # the whole secret, pasted as it was printed
+            token = store.revoke(held.id if held is not None else token_id)
     except SluiceError as exc:
-        err.print(f"[red]{exc.message}[/red]")
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         raise typer.Exit(1) from None
     err.print(f"revoked {token.kind} key {token.id} ({token.name or token.prefix + '…'})")
+
+
+def _find_user(config: Config, wanted: str, config_path: Path) -> str:
+    """The id of the configured user ``wanted`` names: its id, email, the email's local part or
+    its name (case-insensitive), when exactly one user matches."""
+    if any(u.id == wanted for u in config.users):
+        return wanted
+    key = wanted.casefold()
+    matches = [
+        u
+        for u in config.users
+        if key
+        in {
+            (u.email or "").casefold(),
+            (u.email or "").partition("@")[0].casefold(),
+            (u.name or "").casefold(),
+            (u.name or "").split(" ")[0].casefold(),
+        }
+        - {""}
+    ]
+    if len(matches) == 1:
+        return matches[0].id
+    known = ", ".join(_user_label(u) for u in config.users) or "none"
+    what = "several users match" if matches else "no user matches"
+    err.print(f"{what} --user {wanted!r} in {config_path} (users: {known})", markup=False)
+    raise typer.Exit(2)
+
+
+def _user_label(user: UserConfig) -> str:
+    return f"{user.id} ({user.email})" if user.email else user.id
 
 
 def _state(token: Token) -> str:
@@ -311,7 +478,7 @@ def _load(path: Path) -> Config:
     try:
         return load_config(path)
     except SluiceError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
+        err.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 

@@ -69,7 +69,7 @@ def test_demo_prepares_a_project_with_a_working_key(tmp_path: Path) -> None:
         app, ["demo", "--dir", str(tmp_path / "demo"), "--scale", "0.005", "--no-serve"]
     )
     assert result.exit_code == 0, result.output
-    key = re.search(r"^KEY=(\S+)$", result.stdout, re.M)
+    key = re.search(r"^export KEY=(\S+)$", result.stdout, re.M)
     assert key is not None
     assert "curl -s -X POST $URL/api/v1/query/run" in result.stdout
     assert "order_items.created_at[month]" in result.stdout

@@ -79,8 +79,19 @@ def test_unknown_field_is_dropped_and_named_in_missing_fields(api: ApiClient, ke
     (job,) = job_lines(run(api, keys.org, join_paths_from_topic_name="order_items", fields=fields))
     assert job["status"] == "COMPLETE"
     assert job["summary"]["missing_fields"] == ["users.nope"]
+    assert job["summary"]["warnings"] == ['left out "users.nope": view `users` has no field `nope`']
     assert decode_table(job["result"]).column_names == ["users.state", "order_items.count"]
     assert job["query"]["model_job"]["fields"] == ["users.state", "order_items.count"]
+
+
+def test_a_misspelled_grain_warns_with_a_suggestion(api: ApiClient, keys: Keys) -> None:
+    fields = ["order_items.created_at[mnth]", "order_items.count"]
+    (job,) = job_lines(run(api, keys.org, join_paths_from_topic_name="order_items", fields=fields))
+    assert job["status"] == "COMPLETE"
+    assert job["summary"]["missing_fields"] == ["order_items.created_at[mnth]"]
+    assert job["summary"]["warnings"] == [
+        'left out "order_items.created_at[mnth]": unknown grain `mnth`; did you mean `month`?'
+    ]
 
 
 def test_a_filter_on_an_unknown_field_is_an_error_line(api: ApiClient, keys: Keys) -> None:

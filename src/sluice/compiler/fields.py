@@ -81,6 +81,36 @@ def resolve_fields(
     return selected, missing
 
 
+def missing_field_warning(
+    model: SemanticModel, name: str, tree: JoinTree, topic: Topic | None
+) -> str:
+    """Why a requested field was left out, with a close name of the same kind when there is one.
+
+    Grains are suggested from grains, views from views and fields from the fields of the view.
+    """
+    ref = parse_field_name(name)
+    lead = f'left out "{name}"'
+    if ref is None:
+        return f"{lead}: not a field name (view.field or view.field[grain])"
+    view = model.views.get(ref.view)
+    if view is None:
+        return f"{lead}: no view `{ref.view}`{did_you_mean(ref.view, model.views)}"
+    target = lookup(model, ref)
+    if target is None:
+        hint = did_you_mean(ref.name, view.field_names())
+        return f"{lead}: view `{ref.view}` has no field `{ref.name}`{hint}"
+    if ref.grain is not None and not grain_ok(ref, target):
+        if not isinstance(target, Dimension) or not target.is_time:
+            return f"{lead}: `{ref.view}.{ref.name}` is not a time field and takes no grain"
+        return f"{lead}: unknown grain `{ref.grain}`{did_you_mean(ref.grain, sorted(KNOWN_GRAINS))}"
+    if ref.view not in tree:
+        where = f"topic `{topic.name}`" if topic is not None else f"`{tree.base}`"
+        return f"{lead}: view `{ref.view}` cannot be joined from {where}"
+    if not in_topic(topic, ref):
+        return f"{lead}: not in topic `{topic.name if topic else ''}`"
+    return lead
+
+
 def grain_ok(ref: FieldRef, target: Dimension | Measure) -> bool:
     if ref.grain is None:
         return True

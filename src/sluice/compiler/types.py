@@ -116,6 +116,8 @@ class CompiledQuery:
     # SQL mode: columns are named by the statement; ``fields`` describes the bare references.
     sql_mode: bool = False
     post: PostPlan | None = None  # work after the SQL (pivots, totals, fill, calculations)
+    # Why each of ``missing_fields`` was left out, with a "did you mean" (summary.warnings).
+    warnings: tuple[str, ...] = ()
 
     def name_columns(self, table: pa.Table) -> pa.Table:
         """Rename the SQL aliases to the requested field names (zero-copy)."""

@@ -39,7 +39,10 @@ Other modelling notes:
 
 * Activity grows exponentially year over year, peaks in November/December and is slightly
   higher at weekends; time of day follows a daytime/evening curve.
-* Users sign up between 2019-01-01 and 2025-12-31. Their ids increase with signup date.
+* The history covers seven years ending on the as-of date (default: today, UTC), so
+  relative dates ("the last 12 months") always find full periods; as of 2025-12-31 it is
+  2019-01-01 to 2025-12-31. The same ``(scale, seed, as_of)`` gives the same data.
+* Users sign up during the history. Their ids increase with signup date.
   Every order and every signed-in session happens after the user's signup.
 * Order and order item ids increase with ``created_at``. An order item copies status, user and
   timestamps from its order: ``shipped_at`` is NULL for Processing/Cancelled, ``delivered_at``
@@ -56,11 +59,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
-__all__ = ["BASE_COUNTS", "STEPS", "generate_demo_data"]
+__all__ = ["BASE_COUNTS", "HISTORY_YEARS", "STEPS", "generate_demo_data", "history_span"]
 
 #: Approximate row counts at ``scale=1`` (order_items, inventory_items and events are derived).
 BASE_COUNTS: dict[str, int] = {
@@ -84,8 +88,22 @@ STEPS: tuple[str, ...] = (
     "events",
 )
 
-_START = "2019-01-01"
-_END_EXCLUSIVE = "2026-01-01"  # data covers 2019-01-01 .. 2025-12-31
+#: Years of history the data covers, ending on its as-of date.
+HISTORY_YEARS = 7
+
+
+def history_span(as_of: date) -> tuple[date, date]:
+    """(first day, day after the last) of the history ending on ``as_of``: seven whole years.
+
+    As of 2025-12-31 that is 2019-01-01 up to 2026-01-01 (exclusive).
+    """
+    end = as_of + timedelta(days=1)
+    try:
+        start = end.replace(year=end.year - HISTORY_YEARS)
+    except ValueError:  # the day after as_of is 29 February
+        start = end.replace(year=end.year - HISTORY_YEARS, day=28)
+    return start, end
+
 
 # --------------------------------------------------------------------------------------
 # Static lookup data
@@ -286,14 +304,14 @@ _BROWSERS: list[tuple[str, float]] = [
     ("Chrome", 50), ("Safari", 20), ("Firefox", 20), ("IE", 5), ("Other", 5),
 ]  # fmt: skip
 #: Relative activity per hour of day, 00:00 to 22:59 (nothing starts after 23:00, which keeps
-#: every generated timestamp on or before 2025-12-31).
+#: every generated creation time on or before the as-of date).
 _HOUR_WEIGHTS: list[tuple[int, float]] = list(
     enumerate(
         [2, 1.5, 1, 1, 1, 1.5, 2.5, 4, 5, 6, 6.5, 7, 7.5, 7, 6.5, 6, 6, 6.5, 7.5, 8.5, 9, 8, 6]
     )
 )
 _MONTH_SEASONALITY = [0.85, 0.8, 0.9, 0.9, 0.95, 0.95, 0.95, 1.0, 0.95, 1.0, 1.45, 1.6]
-_YEARLY_GROWTH = 0.3  # exp(0.3 * years): 2025 has ~6x the activity of 2019
+_YEARLY_GROWTH = 0.3  # exp(0.3 * years): the last year has ~6x the activity of the first
 _BROWSE_LENGTHS: list[tuple[int, float]] = [(1, 15), (2, 20), (3, 25), (4, 20), (5, 12), (6, 8)]
 #: Mean events per session implied by the session mix below (used to size the sessions table).
 _MEAN_SESSION_LENGTH = 4.3
@@ -368,7 +386,7 @@ def _counts(scale: float) -> dict[str, int]:
     }
 
 
-def _setup_sql(seed: int) -> list[str]:
+def _setup_sql(seed: int, start: date, end_exclusive: date) -> list[str]:
     women = [(c, w) for d, c, w, *_ in _CATEGORIES if d == "Women"]
     men = [(c, w) for d, c, w, *_ in _CATEGORIES if d == "Men"]
     season = _list(_MONTH_SEASONALITY)
@@ -418,8 +436,8 @@ def _setup_sql(seed: int) -> list[str]:
         f"""
         CREATE TEMP TABLE days AS
         WITH d AS (
-            SELECT i, (DATE '{_START}' + to_days(i::INTEGER))::DATE AS day
-            FROM range(date_diff('day', DATE '{_START}', DATE '{_END_EXCLUSIVE}')) t(i)
+            SELECT i, (DATE '{start}' + to_days(i::INTEGER))::DATE AS day
+            FROM range(date_diff('day', DATE '{start}', DATE '{end_exclusive}')) t(i)
         ), w AS (
             SELECT i, day, round(1000 * exp({_YEARLY_GROWTH} * i / 365.25)
                 * {season}[month(day)]
@@ -605,7 +623,7 @@ def _orders_sql(n_orders: int) -> list[str]:
     ]
 
 
-def _inventory_sql(n_unsold: int, n_products: int) -> list[str]:
+def _inventory_sql(n_unsold: int, n_products: int, start: date) -> list[str]:
     return [
         # one future order item per row; ids in (order_id, position) order
         """
@@ -645,7 +663,7 @@ def _inventory_sql(n_unsold: int, n_products: int) -> list[str]:
         )
         SELECT id AS src, product_id,
             created_at - to_seconds(floor(u(id, 401) * least(120 * 86400,
-                epoch(created_at) - epoch(TIMESTAMP '{_START}')))::BIGINT) AS created_at,
+                epoch(created_at) - epoch(TIMESTAMP '{start}')))::BIGINT) AS created_at,
             created_at AS sold_at
         FROM item_stage
         UNION ALL
@@ -781,6 +799,7 @@ def generate_demo_data(
     seed: int = 42,
     progress: Callable[[str, int, int], None] | None = None,
     threads: int | None = None,
+    as_of: date | None = None,
 ) -> dict[str, int]:
     """Generate the demo warehouse as a DuckDB database file at ``out``.
 
@@ -789,7 +808,8 @@ def generate_demo_data(
     ``progress(step_name, step_index, step_total)`` is called before each table with the
     0-based index of that step (the number of steps already done), and once more at the
     end as ``progress("done", total, total)``. ``threads`` overrides DuckDB's thread count
-    (the output does not depend on it).
+    (the output does not depend on it). ``as_of`` is the last day of the history (default:
+    today in UTC).
 
     Returns the row count of each table, in creation order.
     """
@@ -802,6 +822,7 @@ def generate_demo_data(
     _remove(Path(f"{tmp}.wal"))
     n = _counts(scale)
     total = len(STEPS)
+    start, end_exclusive = history_span(as_of or datetime.now(UTC).date())
 
     def step(index: int) -> None:
         if progress is not None:
@@ -811,14 +832,14 @@ def generate_demo_data(
     try:
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
-        for sql in _setup_sql(seed):
+        for sql in _setup_sql(seed, start, end_exclusive):
             con.execute(sql)
         plan: list[list[str]] = [
             [_distribution_centers_sql()],
             _products_sql(n["products"]),
             [_users_sql(n["users"]), _users_before_sql()],
             _orders_sql(n["orders"]),
-            _inventory_sql(n["unsold"], n["products"]),
+            _inventory_sql(n["unsold"], n["products"], start),
             [_order_items_sql()],
             _events_sql(n["sessions"], n["products"], int(seed)),
         ]

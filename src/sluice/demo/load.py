@@ -15,14 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-import adbc_driver_manager
-import adbc_driver_postgresql.dbapi as adbc_pg
 import duckdb
 import typer
 
 from sluice.demo.data import STEPS
-from sluice.engines.postgres import error_message, quote_ident
 from sluice.errors import SluiceError
+from sluice.extras import needs
 
 __all__ = ["load_demo_postgres", "register_load_demo"]
 
@@ -48,6 +46,11 @@ def load_demo_postgres(
     total)`` is called before each table and once more as ``progress("done", total, total)``.
     Returns the row count of each table, in load order.
     """
+    with needs("postgres", "sluice load-demo"):
+        import adbc_driver_manager
+        import adbc_driver_postgresql.dbapi as adbc_pg
+
+        from sluice.engines.postgres import error_message, quote_ident
     path = Path(duckdb_path)
     if not path.is_file():
         raise LoadError(f"demo database {str(path)!r} does not exist")
@@ -109,6 +112,7 @@ def register_load_demo(app: typer.Typer) -> None:
     ) -> None:
         """Copy the demo tables into PostgreSQL (replacing tables of the same names)."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
@@ -124,8 +128,8 @@ def register_load_demo(app: typer.Typer) -> None:
                     bar.update(task, description=f"loading {name}", completed=index, total=total)
 
                 counts = load_demo_postgres(duckdb_file, url, schema, progress=step)
-        except LoadError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+        except SluiceError as exc:  # the load failed, or the postgres extra is missing
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(1) from None
         table = Table("table", "rows")
         for name, rows in counts.items():

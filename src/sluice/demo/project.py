@@ -5,7 +5,10 @@
     sluice-demo/
       sluice.yaml              written on every run (copy the folder to make it your own)
       models/ecommerce/        a copy of the packaged demo model (kept once written)
-      data/ecommerce_s1.duckdb the generated warehouse, one file per scale
+      data/ecommerce_s1_2026-01-31.duckdb
+                               the generated warehouse, per scale and as-of date (older
+                               as-of dates of the same scale are removed)
+      demo-key                 the demo's API key (mode 0600), reused on every run
       .sluice/                 job store, result files and API key hashes
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 MODEL_NAME = "ecommerce"
@@ -36,34 +40,45 @@ users:
 """
 
 
-def data_file(directory: Path, scale: float) -> Path:
-    return directory / "data" / f"ecommerce_s{scale:g}.duckdb"
+def data_file(directory: Path, scale: float, as_of: date) -> Path:
+    return directory / "data" / f"ecommerce_s{scale:g}_{as_of.isoformat()}.duckdb"
 
 
 def ensure_demo_data(
     directory: Path,
     scale: float,
+    as_of: date,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[Path, bool]:
-    """The demo DuckDB file for ``scale``, generated when missing. Returns (path, generated)."""
-    path = data_file(directory, scale)
+    """The demo DuckDB file for ``scale`` as of ``as_of``, generated when missing.
+
+    Returns (path, generated). After generating, the files of the same scale for other dates
+    are removed: the history moves with the date, it does not pile up.
+    """
+    path = data_file(directory, scale, as_of)
     if path.is_file():
         return path, False
     from sluice.demo.data import generate_demo_data
 
-    generate_demo_data(path, scale, progress=progress)
+    generate_demo_data(path, scale, progress=progress, as_of=as_of)
+    for old in path.parent.glob(f"ecommerce_s{scale:g}_*.duckdb"):
+        if old != path:
+            old.unlink(missing_ok=True)
     return path, True
 
 
-def write_demo_project(directory: Path, scale: float) -> Path:
-    """Write ``sluice.yaml`` (and the model copy, when missing); returns the config path."""
+def write_demo_project(directory: Path, database: Path) -> Path:
+    """Write ``sluice.yaml`` for ``database`` (and the model copy when missing); its path."""
     directory.mkdir(parents=True, exist_ok=True)
     model_dir = directory / "models" / MODEL_NAME
     if not model_dir.is_dir():
         shutil.copytree(PACKAGED_MODEL, model_dir, ignore=shutil.ignore_patterns("__pycache__"))
-    database = data_file(directory, scale).relative_to(directory)
     config = directory / "sluice.yaml"
     config.write_text(
-        _CONFIG.format(database=database.as_posix(), model=MODEL_NAME, user_id=DEMO_USER_ID)
+        _CONFIG.format(
+            database=database.relative_to(directory).as_posix(),
+            model=MODEL_NAME,
+            user_id=DEMO_USER_ID,
+        )
     )
     return config

@@ -1256,6 +1256,7 @@ def plan_summary(compiled: CompiledQuery) -> dict[str, Any]:
         "display_sql": compiled.sql,
         "sql": compiled.sql,
         "missing_fields": list(compiled.missing_fields),
+        "warnings": list(compiled.warnings),
         "invalid_calculations": {},
     }
 

@@ -193,6 +193,8 @@ class _State:
     root: Path
     dialect: str
     issues: list[ModelIssue] = field(default_factory=list)
+    # Files that did not parse: view and topic names, or "model" / "relationships".
+    unparsed: set[str] = field(default_factory=set)
 
     def error(self, loc: Loc, message: str) -> None:
         self.issues.append(ModelIssue(loc.file, loc.line, message))
@@ -238,7 +240,7 @@ def check_model(
     """Load the folder and return the model (None if unusable) with every issue found."""
     state = _State(root, dialect)
     if not root.is_dir():
-        state.error(Loc(str(root), 0), "model folder does not exist")
+        state.error(Loc("", 0), f"model folder {str(root)!r} does not exist")
         return None, state.issues
     files, digest = _read_files(root, state)
     settings = _model_settings(files.get("model"), state)
@@ -248,6 +250,14 @@ def check_model(
         column_types = _extend_schema_layer(files, settings, schema, column_types)
         snapshot = json.dumps(schema.snapshot.to_json(), sort_keys=True)
         digest = hashlib.sha256(f"{digest}\0{snapshot}".encode()).hexdigest()[:16]
+    if not files["views"] and not state.unparsed:
+        where = "the warehouse's schema layer is empty and " if schema is not None else ""
+        state.error(
+            Loc("", 0),
+            f"no views: {where}a model folder holds `<name>.view.yaml` files (and optionally "
+            "`model.yaml`, `relationships.yaml`, `<name>.topic.yaml`)",
+        )
+        return None, state.issues
     views: dict[str, View] = {}
     for file in files["views"]:
         view_name = file.name or _stem(file.path)
@@ -266,6 +276,8 @@ def check_model(
         topics[topic_name] = _topic(topic_name, file, views, relationships, state)
     _check_references(views, relationships, topics, state)
     _infer_expression_types(views, state, column_types)
+    if state.unparsed:
+        state.issues = _causes_only(state)
     model = SemanticModel(
         name=name or root.name,
         views=views,
@@ -348,7 +360,9 @@ def _read_files(root: Path, state: _State) -> tuple[dict[str, Any], str]:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else 1
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            state.error(Loc(rel, line), f"invalid YAML: {problem}")
+            hint = _yaml_hint(problem, text.splitlines(), line)
+            state.error(Loc(rel, line), f"invalid YAML: {problem}{hint}")
+            state.unparsed.add(_stem(rel) if kind in ("views", "topics") else kind)
             continue
         file = _File(rel, data)
         if kind in ("views", "topics"):
@@ -358,6 +372,42 @@ def _read_files(root: Path, state: _State) -> tuple[dict[str, Any], str]:
         else:
             files[kind] = file
     return files, digest.hexdigest()[:16]
+
+
+def _yaml_hint(problem: str, lines: list[str], line: int) -> str:
+    """A hint for the common YAML mistakes, from the parser's problem and the lines near it."""
+    near = "\n".join(lines[max(line - 2, 0) : line])
+    if "\t" in near and ("tab" in problem or "\\t" in problem or "cannot start" in problem):
+        return " (YAML indents with spaces, not tabs)"
+    if "${" in near and "{" in near.replace("${", ""):
+        return (
+            " (inside `{...}` braces a value with `${...}` must be quoted: "
+            '`{sql: "${amount}"}`; or write the mapping on separate lines)'
+        )
+    if "${" in near and "found character" in problem:
+        return ' (quote a value that starts with `${`: `sql: "${amount} * 2"`)'
+    if any(k in problem for k in ("block end", "expected key", "mapping values", "block mapping")):
+        return (
+            f" (check the indentation of line {line} and the lines above it: keys of one "
+            "mapping line up at the same column)"
+        )
+    return ""
+
+
+def _causes_only(state: _State) -> list[ModelIssue]:
+    """The issues without the ones an unparsed file causes elsewhere (a view that "does not
+    exist" because its file did not parse, relationships missing because relationships.yaml
+    did not parse): the parse errors are the causes, the rest would only bury them."""
+    mentions = [f"`{name}`" for name in state.unparsed] + [f"${{{name}." for name in state.unparsed]
+    kept: list[ModelIssue] = []
+    for issue in state.issues:
+        if not issue.message.startswith("invalid YAML"):
+            if any(m in issue.message for m in mentions):
+                continue
+            if "relationships" in state.unparsed and "relationship" in issue.message:
+                continue
+        kept.append(issue)
+    return kept
 
 
 def _line(node: Any, key: Any = None, default: int = 1) -> int:
@@ -879,7 +929,6 @@ def _check_references(
     topics: Mapping[str, Topic],
     state: _State,
 ) -> None:
-    all_names = [f"{v.name}.{f}" for v in views.values() for f in v.field_names()]
 
     def check_ref(ref: Ref, view: str, loc: Loc, where: str, measures_ok: bool = True) -> None:
         target = ref.resolve(view)
@@ -897,10 +946,11 @@ def _check_references(
             if not measures_ok:
                 state.error(loc, f"{where}: {ref} is a measure; only dimensions are allowed here")
             return
-        wanted = f"{target.view}.{target.field}"
-        # Never suggest the field being defined (``where`` names it): it cannot refer to itself.
-        others = [n for n in all_names if f"`{n}`" != where]
-        state.error(loc, f"{where}: {ref} names no field{did_you_mean(wanted, others)}")
+        # Suggest from the view's own fields, never the field being defined (``where`` names
+        # it): a field cannot refer to itself.
+        own = [f for f in tview.field_names() if where != f"`{target.view}.{f}`"]
+        hint = did_you_mean(str(target.field), own)
+        state.error(loc, f"{where}: {ref} names no field of `{target.view}`{hint}")
 
     def check_sql(sql: str | None, view: str, loc: Loc, where: str, measures_ok: bool) -> None:
         if sql is None:

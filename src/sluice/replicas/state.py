@@ -13,8 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-
-import redis
+from typing import TYPE_CHECKING
 
 from sluice.auth.ratelimit import RateLimit, RateLimiter
 from sluice.auth.tokens import SqliteTokenStore, TokenStore
@@ -22,12 +21,11 @@ from sluice.cache.local import LocalCacheStore
 from sluice.cache.store import CacheStore
 from sluice.config import ServerConfig
 from sluice.errors import ConfigError
+from sluice.extras import needs
 from sluice.jobs.store import JobEvents, JobStore, SqliteJobStore
-from sluice.replicas.cache import RedisCacheStore
-from sluice.replicas.jobs import RedisJobEvents, RedisJobStore
-from sluice.replicas.keys import Keys, connect
-from sluice.replicas.ratelimit import RedisRateLimiter
-from sluice.replicas.tokens import RedisTokenStore
+
+if TYPE_CHECKING:
+    import redis
 
 log = logging.getLogger("sluice.replicas")
 
@@ -81,6 +79,12 @@ def _embedded_stores(server: ServerConfig, clock: Callable[[], float]) -> Stores
 
 def _redis_stores(server: ServerConfig, clock: Callable[[], float]) -> Stores:
     client = open_redis(server)
+    from sluice.replicas.cache import RedisCacheStore
+    from sluice.replicas.jobs import RedisJobEvents, RedisJobStore
+    from sluice.replicas.keys import Keys
+    from sluice.replicas.ratelimit import RedisRateLimiter
+    from sluice.replicas.tokens import RedisTokenStore
+
     keys = Keys(server.redis_prefix)
     replica_id = uuid.uuid4().hex[:12]
     jobs = RedisJobStore(
@@ -121,6 +125,10 @@ def _redis_stores(server: ServerConfig, clock: Callable[[], float]) -> Stores:
 
 def open_redis(server: ServerConfig) -> redis.Redis:
     """A client for ``server.redis_url``, checked with a PING (a clear error when unreachable)."""
+    with needs("redis", "a Redis URL (server.redis_url or SLUICE_REDIS_URL)"):
+        import redis
+
+        from sluice.replicas.keys import connect
     url = server.redis_url or ""
     client = connect(url)
     try:
@@ -137,6 +145,9 @@ def open_token_store(server: ServerConfig) -> Iterator[TokenStore]:
     """The token store ``sluice keys`` works on: Redis when configured, else SQLite."""
     if server.redis_url:
         client = open_redis(server)
+        from sluice.replicas.keys import Keys
+        from sluice.replicas.tokens import RedisTokenStore
+
         try:
             yield RedisTokenStore(client, Keys(server.redis_prefix))
         finally:
