@@ -283,3 +283,12 @@ def test_postgres_schemas_name_views_and_keys_relate_them(
     compiled = compile_query(model, spec, dialect="postgres")
     rows = engine.execute(compiled.sql).to_pylist()
     assert [tuple(r.values()) for r in rows] == [("APAC", 1), ("EMEA", 2)]
+
+
+def test_when_the_snapshot_was_taken_is_not_part_of_the_version(tmp_path: Path) -> None:
+    """Replicas and restarts read the catalog at different times; same catalog, same version
+    (their cached results are shared by version)."""
+    folder = write(tmp_path / "m", {})
+    later = Snapshot(SNAPSHOT.tables, SNAPSHOT.default_schema, taken_at=SNAPSHOT.taken_at + 60)
+    first = load_model(folder, schema=source())
+    assert load_model(folder, schema=SchemaSource(later)).version == first.version

@@ -8,7 +8,6 @@ folder: warehouse column types come through the ``column_types`` callback.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -248,8 +247,9 @@ def check_model(
     state.dialect = str(settings.get("dialect") or dialect).lower()
     if schema is not None:
         column_types = _extend_schema_layer(files, settings, schema, column_types)
-        snapshot = json.dumps(schema.snapshot.to_json(), sort_keys=True)
-        digest = hashlib.sha256(f"{digest}\0{snapshot}".encode()).hexdigest()[:16]
+        digest = hashlib.sha256(f"{digest}\0{schema.snapshot.content_hash()}".encode()).hexdigest()[
+            :16
+        ]
     if not files["views"] and not state.unparsed:
         where = "the warehouse's schema layer is empty and " if schema is not None else ""
         state.error(

@@ -19,6 +19,8 @@ table when the connection sets ``always_scope_view_names``.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -93,6 +95,13 @@ class Snapshot:
                 for t in self.tables
             ],
         }
+
+    def content_hash(self) -> str:
+        """A digest of what the warehouse holds, not of when it was read: replicas (and
+        restarts) that read the same catalog build the same model version, so they share
+        cached results."""
+        content = {k: v for k, v in self.to_json().items() if k != "taken_at"}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Snapshot:
