@@ -57,6 +57,10 @@ class ConfigError(UserError):
     code = "CONFIG"
 
 
+class SemanticSqlError(BadRequest):
+    """Flight SQL text that is not a semantic query (Flight ``INVALID_ARGUMENT``)."""
+
+
 class PlanError(UserError):
     """A query cannot be planned against the model (unknown filter field, bad filter, ...)."""
 

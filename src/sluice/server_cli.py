@@ -8,6 +8,7 @@ The ``keys`` commands work on the project's token store: Redis when the project 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from datetime import UTC, datetime
@@ -54,9 +55,20 @@ def serve(
     log_format: Annotated[
         str | None, typer.Option(help="json or text (default: server.log_format, json)")
     ] = None,
+    flight_port: Annotated[
+        int | None,
+        typer.Option(help="Arrow Flight SQL port (default: server.flight_port; 0: off)"),
+    ] = None,
 ) -> None:
     """Serve Omni's query API for the project in sluice.yaml."""
     config = _load(config_path)
+    if flight_port is not None or host is not None:
+        server = dataclasses.replace(
+            config.server,
+            host=host or config.server.host,
+            flight_port=config.server.flight_port if flight_port is None else flight_port,
+        )
+        config = dataclasses.replace(config, server=server)
     chosen = log_format or config.server.log_format
     if chosen not in LOG_FORMATS:
         err.print(f"[red]--log-format must be one of {', '.join(LOG_FORMATS)}[/red]")
