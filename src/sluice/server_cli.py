@@ -131,6 +131,7 @@ def demo(
     run_server: Annotated[
         bool, typer.Option("--serve/--no-serve", help="start the server (default) or only prepare")
     ] = True,
+    flight_port: Annotated[int, typer.Option(help="Arrow Flight SQL port (0: off)")] = 8815,
 ) -> None:
     """Generate the demo data if missing, write the demo project, create a key and serve it."""
     from sluice.demo.project import MODEL_NAME, ensure_demo_data, write_demo_project
@@ -153,7 +154,13 @@ def demo(
     config = _load(write_demo_project(directory, scale))
     secret = _demo_key(config)
     url = f"http://{host}:{port}"
+    flight_uri = f"grpc://{host}:{flight_port}" if flight_port else None
+    if flight_port:
+        server = dataclasses.replace(config.server, host=host, flight_port=flight_port)
+        config = dataclasses.replace(config, server=server)
     announce = demo_instructions(url, secret, config.models[MODEL_NAME].id, directory)
+    if flight_uri is not None:
+        announce = announce.rstrip("\n") + "\n" + flight_instructions(flight_uri, secret)
     if not run_server:
         out.print(announce, markup=False, highlight=False, soft_wrap=True)
         return
@@ -205,6 +212,27 @@ From Python (omni-python-sdk):
   table, fields = OmniAPI(api_key=KEY, base_url=URL).run_query_blocking(body)
 
 The key is shown once; `sluice demo` makes a new one on each run. Ctrl+C stops the server.
+"""
+
+
+FLIGHT_SNIPPET_START = "# -- semantic SQL over Flight SQL --"
+
+
+def flight_instructions(uri: str, secret: str) -> str:
+    """The ADBC snippet ``sluice demo`` prints when its Flight SQL endpoint is on."""
+    return f"""
+Semantic SQL over Arrow Flight SQL (pip install adbc-driver-flightsql), from Python:
+
+{FLIGHT_SNIPPET_START}
+import adbc_driver_flightsql.dbapi as flightsql
+auth = {{"adbc.flight.sql.authorization_header": "Bearer {secret}"}}
+with flightsql.connect("{uri}", db_kwargs=auth, autocommit=True) as conn:
+    with conn.cursor() as cur:
+        cur.execute('''SELECT "products.category", MEASURE("order_items.total_sale_price")
+                       AS sales FROM ecommerce.topics.order_items
+                       GROUP BY 1 ORDER BY 2 DESC LIMIT 10''')
+        print(cur.fetch_arrow_table())
+# --
 """
 
 
