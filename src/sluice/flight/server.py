@@ -26,6 +26,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -56,6 +57,7 @@ T = TypeVar("T")
 USER_HEADER = "x-sluice-user-id"  # impersonation, as ``?userId=`` on HTTP
 HELD_RESULT_S = 300.0  # a result not fetched (DoGet) this long after its FlightInfo is dropped
 MAX_HELD = 1024
+TRANSLATED_MAX = 4096  # statements remembered with their translation
 READ_ONLY_MESSAGE = "sluice serves semantic queries only: updates and parameters are not supported"
 CATALOG_COMMANDS = (
     "CommandGetCatalogs",
@@ -206,6 +208,7 @@ class SluiceFlightServer(flight.FlightServerBase):  # type: ignore[misc]
         self._version = version
         self._held = _HeldResults()
         self._prepared: dict[bytes, tuple[str, str]] = {}  # handle -> (organization, sql)
+        self._translated: OrderedDict[str, SemanticQuery] = OrderedDict()
         self._lock = threading.Lock()
         self._models = {
             m.config.name: m.semantic for m in services.project.models.values()
@@ -359,8 +362,22 @@ class SluiceFlightServer(flight.FlightServerBase):  # type: ignore[misc]
         return found[1]
 
     def _translate(self, sql: str) -> SemanticQuery:
+        """The statement's query object; remembered by text (parsing is most of a cached
+        query's time on the server, and the models do not change while it runs)."""
+        with self._lock:
+            found = self._translated.get(sql)
+            if found is not None:
+                self._translated.move_to_end(sql)
+                return found
         server = self._svc.config.server
-        return translate(sql, self._models, max_rows=server.max_rows, high_limit=server.high_limit)
+        semantic = translate(
+            sql, self._models, max_rows=server.max_rows, high_limit=server.high_limit
+        )
+        with self._lock:
+            self._translated[sql] = semantic
+            while len(self._translated) > TRANSLATED_MAX:
+                self._translated.popitem(last=False)
+        return semantic
 
     def _statement(
         self, context: Any, session: _Session, descriptor: flight.FlightDescriptor, sql: str
