@@ -342,3 +342,15 @@ def test_a_ticket_is_fetched_once_and_only_by_its_organization(
     )
     with pytest.raises(flight.FlightServerError, match="Unknown or expired ticket"):
         client.do_get(info.endpoints[0].ticket, options).read_all()
+
+
+def test_pandas_reads_through_adbc(conn: Any, runner: Runner) -> None:
+    import pandas as pd
+
+    sql = f"""SELECT "order_items.status" AS status, MEASURE("order_items.count") AS items
+              FROM {OI} GROUP BY 1 ORDER BY 1"""
+    frame = pd.read_sql(sql, conn)
+    want = runner.sql("SELECT status, count(*) FROM order_items GROUP BY 1 ORDER BY 1")
+    assert list(frame.columns) == ["status", "items"]
+    assert frame["status"].tolist() == want.column(0).to_pylist()
+    assert frame["items"].tolist() == want.column(1).to_pylist()
