@@ -214,7 +214,16 @@ class SluiceFlightServer(flight.FlightServerBase):  # type: ignore[misc]
             m.config.name: m.semantic for m in services.project.models.values()
         }  # by name: the catalogs
         self._model_ids = {m.config.name: m.id for m in services.project.models.values()}
-        auth = _Auth(lambda header: self._bridge.call(services.auth.authenticate(header)))
+        authenticator = services.auth
+
+        def authenticate(header: str) -> Principal:
+            found: Principal | None = authenticator.cached(header)
+            if found is not None:
+                return found
+            principal: Principal = self._bridge.call(authenticator.authenticate(header))
+            return principal
+
+        auth = _Auth(authenticate)
         super().__init__(
             location,
             auth_handler=_Handshake(),
