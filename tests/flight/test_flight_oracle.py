@@ -73,6 +73,8 @@ SEMANTIC_SQL: dict[str, str] = {
         WHERE "products.name" LIKE '%Slim%Jean' GROUP BY 1 ORDER BY 1""",
     "string_sql_like_case_insensitive": f"""SELECT "products.category", {CNT} FROM {OI}
         WHERE "products.name" ILIKE '%SLIM%jean' GROUP BY 1 ORDER BY 1""",
+    "string_sql_like_negated_underscore_wildcard": f"""SELECT "products.department", {CNT}
+        FROM {OI} WHERE "products.name" NOT LIKE '_% Men''s %' GROUP BY 1 ORDER BY 1""",
     "number_equals_one_value": f"""SELECT "users.gender", MEASURE("users.count") FROM {US}
         WHERE "users.age" = 30 GROUP BY 1 ORDER BY 1""",
     "limit_and_offset": f"""SELECT "products.brand", {CNT} FROM {OI} GROUP BY 1

@@ -368,6 +368,11 @@ def _condition(
 ) -> tuple[str, dict[str, Any]]:
     if isinstance(node, exp.Paren):
         return _condition(node.this, reader, measures=measures)
+    if node.args.get("negate"):  # sqlglot's NOT LIKE / NOT IN / NOT BETWEEN
+        plain = node.copy()
+        plain.set("negate", None)
+        name, spec = _condition(plain, reader, measures=measures)
+        return name, {**spec, "is_negative": not spec.get("is_negative", False)}
     if isinstance(node, exp.Or):
         left = _condition(node.this, reader, measures=measures)
         right = _condition(node.expression, reader, measures=measures)
