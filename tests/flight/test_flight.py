@@ -354,3 +354,39 @@ def test_pandas_reads_through_adbc(conn: Any, runner: Runner) -> None:
     assert list(frame.columns) == ["status", "items"]
     assert frame["status"].tolist() == want.column(0).to_pylist()
     assert frame["items"].tolist() == want.column(1).to_pylist()
+
+
+def test_cancel_flight_info_drops_a_result_not_yet_fetched(flight_server: FlightServer) -> None:
+    client, options = pyarrow_client(flight_server)
+    sql = f'SELECT "users.gender", MEASURE("order_items.count") FROM {OI} GROUP BY 1'
+    descriptor = flight.FlightDescriptor.for_command(
+        pack(message("CommandStatementQuery", query=sql))
+    )
+    info = client.get_flight_info(descriptor, options)
+    raw = info.serialize()
+    length = len(raw)
+    varint = bytearray()
+    while True:  # CancelFlightInfoRequest { FlightInfo info = 1; }
+        byte, length = length & 0x7F, length >> 7
+        varint.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    body = b"\x0a" + bytes(varint) + raw
+    results = list(client.do_action(flight.Action("CancelFlightInfo", body), options))
+    assert [r.body.to_pybytes() for r in results] == [b"\x08\x01"]  # CANCEL_STATUS_CANCELLED
+    with pytest.raises(flight.FlightServerError, match="Unknown or expired ticket"):
+        client.do_get(info.endpoints[0].ticket, options).read_all()
+    again = list(client.do_action(flight.Action("CancelFlightInfo", body), options))
+    assert [r.body.to_pybytes() for r in again] == [b"\x08\x03"]  # NOT_CANCELLABLE: gone
+
+
+def test_updates_are_refused(flight_server: FlightServer) -> None:
+    client, options = pyarrow_client(flight_server)
+    descriptor = flight.FlightDescriptor.for_command(
+        pack(message("CommandStatementUpdate", query="DELETE FROM order_items"))
+    )
+    with pytest.raises(flight.FlightServerError, match="semantic queries only"):
+        client.get_flight_info(descriptor, options)
+    plain = flight.FlightDescriptor.for_path("order_items")
+    with pytest.raises(flight.FlightServerError, match="Not a Flight SQL command"):
+        client.get_flight_info(plain, options)

@@ -209,6 +209,7 @@ class SluiceFlightServer(flight.FlightServerBase):  # type: ignore[misc]
         self._held = _HeldResults()
         self._prepared: dict[bytes, tuple[str, str]] = {}  # handle -> (organization, sql)
         self._translated: OrderedDict[str, SemanticQuery] = OrderedDict()
+        self.stopping = threading.Event()  # set first on shutdown: running statements give up
         self._lock = threading.Lock()
         self._models = {
             m.config.name: m.semantic for m in services.project.models.values()
@@ -434,6 +435,12 @@ class SluiceFlightServer(flight.FlightServerBase):  # type: ignore[misc]
             try:
                 return job_id, waiting.result(timeout=0.05)
             except concurrent.futures.TimeoutError:
+                if self.stopping.is_set():
+                    waiting.cancel()
+                    self._bridge.call(jobs.cancel(request.organization_id, job_id))
+                    raise flight.FlightUnavailableError(
+                        "The server is shutting down; run the query again"
+                    ) from None
                 if context.is_cancelled():
                     waiting.cancel()
                     self._bridge.call(jobs.cancel(request.organization_id, job_id))
@@ -563,16 +570,19 @@ def _job_error(error_type: str | None, text: str | None) -> flight.FlightError:
 @dataclass
 class FlightHandle:
     server: SluiceFlightServer
-    thread: threading.Thread
     location: str
 
     async def stop(self) -> None:
+        self.server.stopping.set()  # a call waiting on a job would hold shutdown until it ends
         await asyncio.to_thread(self.server.shutdown)
-        await asyncio.to_thread(self.thread.join, 10)
 
 
 async def start_flight(services: Any, *, host: str, port: int, version: str) -> FlightHandle:
-    """Start the Flight SQL server on ``host:port`` (TLS when a certificate is configured)."""
+    """Start the Flight SQL server on ``host:port`` (TLS when a certificate is configured).
+
+    The server answers from the moment it is constructed, on gRPC's threads. ``serve()`` is
+    never called: it only blocks, and it installs its own SIGINT/SIGTERM handlers, which would
+    take the signals uvicorn's graceful shutdown needs."""
     server_config = services.config.server
     cert, key = server_config.flight_tls_cert, server_config.flight_tls_key
     tls: list[tuple[bytes, bytes]] = []
@@ -586,10 +596,8 @@ async def start_flight(services: Any, *, host: str, port: int, version: str) -> 
     server = await asyncio.to_thread(
         SluiceFlightServer, location, services, loop, version=version, tls_certificates=tls
     )
-    thread = threading.Thread(target=server.serve, name="sluice-flight", daemon=True)
-    thread.start()
     log.info("Flight SQL on %s", location)
-    return FlightHandle(server, thread, location)
+    return FlightHandle(server, location)
 
 
 __all__ = ["FlightHandle", "SluiceFlightServer", "start_flight"]
