@@ -112,6 +112,10 @@ class ServerConfig:
     # Operations (src/sluice/observability):
     log_format: str = "json"  # `sluice serve` logs: json (one object a line) or text
     ready_timeout_s: float = 2.0  # /readyz: each check's time limit
+    # Arrow Flight SQL (src/sluice/flight): 0 turns it off; TLS when both files are set.
+    flight_port: int = 0
+    flight_tls_cert: Path | None = None  # PEM certificate chain
+    flight_tls_key: Path | None = None  # PEM private key
 
 
 @dataclass(frozen=True, slots=True)

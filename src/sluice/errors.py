@@ -61,6 +61,10 @@ class MissingExtra(ConfigError):
     """A feature needs an optional dependency group (an extra) that is not installed."""
 
 
+class SemanticSqlError(BadRequest):
+    """Flight SQL text that is not a semantic query (Flight ``INVALID_ARGUMENT``)."""
+
+
 class PlanError(UserError):
     """A query cannot be planned against the model (unknown filter field, bad filter, ...)."""
 

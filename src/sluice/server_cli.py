@@ -8,6 +8,7 @@ The ``keys`` commands work on the project's token store: Redis when the project 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import shlex
@@ -63,9 +64,20 @@ def serve(
     log_format: Annotated[
         str | None, typer.Option(help="json or text (default: server.log_format, json)")
     ] = None,
+    flight_port: Annotated[
+        int | None,
+        typer.Option(help="Arrow Flight SQL port (default: server.flight_port; 0: off)"),
+    ] = None,
 ) -> None:
     """Serve Omni's query API for the project in sluice.yaml."""
     config = _load(config_path)
+    if flight_port is not None or host is not None:
+        server = dataclasses.replace(
+            config.server,
+            host=host or config.server.host,
+            flight_port=config.server.flight_port if flight_port is None else flight_port,
+        )
+        config = dataclasses.replace(config, server=server)
     chosen = log_format or config.server.log_format
     if chosen not in LOG_FORMATS:
         err.print(f"[red]--log-format must be one of {', '.join(LOG_FORMATS)}[/red]")
@@ -132,6 +144,8 @@ def _run_server(
 
 # -- demo ----------------------------------------------------------------------------------------
 
+FLIGHT_PORT = 8815  # the demo's Arrow Flight SQL port
+
 
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help="the demo project folder")] = Path(
@@ -147,6 +161,7 @@ def demo(
     run_server: Annotated[
         bool, typer.Option("--serve/--no-serve", help="start the server (default) or only prepare")
     ] = True,
+    flight_port: Annotated[int, typer.Option(help="Arrow Flight SQL port (0: off)")] = FLIGHT_PORT,
 ) -> None:
     """Generate the demo data if missing, write the demo project and serve it with its key.
 
@@ -174,14 +189,21 @@ def demo(
     config_path = write_demo_project(directory, data)
     config = _load(config_path)
     model_id = config.models[MODEL_NAME].id
-    restart = _restart_command(directory, scale, port, host, as_of)
+    restart = _restart_command(directory, scale, port, host, as_of, flight_port)
     url = f"http://{host}:{port}"
+    flight_uri = f"grpc://{host}:{flight_port}" if flight_port else None
+    if flight_port:
+        server = dataclasses.replace(config.server, host=host, flight_port=flight_port)
+        config = dataclasses.replace(config, server=server)
 
     def ready() -> str:
         secret, created = demo_key(config, directory)
-        return demo_instructions(
+        announce = demo_instructions(
             url, secret, model_id, directory, created=created, restart=restart, serving=run_server
         )
+        if flight_uri is not None:
+            announce = announce.rstrip("\n") + "\n" + flight_instructions(flight_uri, secret)
+        return announce
 
     if not run_server:
         out.print(ready(), markup=False, highlight=False, soft_wrap=True)
@@ -241,8 +263,12 @@ def _program() -> str:
         return str(argv0)
 
 
-def _restart_command(directory: Path, scale: float, port: int, host: str, as_of: str | None) -> str:
+def _restart_command(
+    directory: Path, scale: float, port: int, host: str, as_of: str | None, flight_port: int
+) -> str:
     parts = [_program(), "demo", "--dir", _shown(directory)]
+    if flight_port != FLIGHT_PORT:
+        parts += ["--flight-port", str(flight_port)]
     if scale != 1:
         parts += ["--scale", f"{scale:g}"]
     if port != 8000:
@@ -327,6 +353,27 @@ From Python (pip install omni-python-sdk):
 {key_note} and works on every
 run until `{_program()} keys revoke <id> -c {_shown(directory / "sluice.yaml")}` revokes it.
 {state}
+"""
+
+
+FLIGHT_SNIPPET_START = "# -- semantic SQL over Flight SQL --"
+
+
+def flight_instructions(uri: str, secret: str) -> str:
+    """The ADBC snippet ``sluice demo`` prints when its Flight SQL endpoint is on."""
+    return f"""
+Semantic SQL over Arrow Flight SQL (pip install adbc-driver-flightsql), from Python:
+
+{FLIGHT_SNIPPET_START}
+import adbc_driver_flightsql.dbapi as flightsql
+auth = {{"adbc.flight.sql.authorization_header": "Bearer {secret}"}}
+with flightsql.connect("{uri}", db_kwargs=auth, autocommit=True) as conn:
+    with conn.cursor() as cur:
+        cur.execute('''SELECT "products.category", MEASURE("order_items.total_sale_price")
+                       AS sales FROM ecommerce.topics.order_items
+                       GROUP BY 1 ORDER BY 2 DESC LIMIT 10''')
+        print(cur.fetch_arrow_table())
+# --
 """
 
 

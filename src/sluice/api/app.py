@@ -61,9 +61,21 @@ def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with _services(config, clock, metrics) as svc:
             app.state.sluice = svc
+            flight_server = None
+            if config.server.flight_port:
+                from sluice.flight.server import start_flight  # pyarrow.flight only when used
+
+                flight_server = await start_flight(
+                    svc,
+                    host=config.server.host,
+                    port=config.server.flight_port,
+                    version=sluice_version(),
+                )
             try:
                 yield
             finally:
+                if flight_server is not None:
+                    await flight_server.stop()
                 app.state.sluice = None
 
     document = openapi_document(sluice_version())

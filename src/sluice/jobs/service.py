@@ -500,6 +500,14 @@ class JobService:
         await self.persist(record.id)
         return record.id, None
 
+    def submit_watched(self, request: JobRequest) -> tuple[JobRecord, asyncio.Future[Outcome]]:
+        """``submit`` a document job, also handing back the future its outcome resolves (for
+        callers that hold the result themselves: the Flight SQL endpoint). Event loop only."""
+        if not request.document:
+            raise ValueError("submit_watched takes document jobs only")
+        record = self.submit(request)  # a document job is never answered inside submit
+        return record, self._live[record.id].done
+
     async def persist(self, job_id: str) -> None:
         """Put a running job on disk, and wait until it is there.
 
