@@ -177,9 +177,10 @@ def demo_instructions(url: str, secret: str, model_id: str, directory: Path) -> 
     return f"""
 sluice demo: the ecommerce model from {directory}
 
-  URL      {url}
-  API key  {secret}
-  model    ecommerce ({model_id}); topics: order_items, users, events
+  URL         {url}
+  Playground  {url}/  (paste the API key; API docs at {url}/docs)
+  API key     {secret}
+  model       ecommerce ({model_id}); topics: order_items, users, events
 
 Try it (the result is base64 Arrow inside NDJSON):
 

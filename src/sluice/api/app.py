@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sluice.api import catalog_routes, history_routes, operations, query_routes
+from sluice.api import catalog_routes, history_routes, operations, query_routes, web
 from sluice.api.errors import http_exception_handler, unhandled_exception_handler
 from sluice.api.middleware import RequestMiddleware
 from sluice.api.openapi import openapi_document
@@ -101,7 +101,7 @@ def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
             Route(f"{prefix}/query/jobs/{{jobId}}", query_routes.job_status, methods=["GET"])
         )
     return Starlette(
-        routes=routes,
+        routes=[*routes, *web.routes()],
         lifespan=lifespan,
         middleware=[Middleware(RequestMiddleware, metrics=metrics)],
         exception_handlers={
