@@ -78,6 +78,24 @@ def test_filters_by_organization_user_status_and_age(store: JobStore) -> None:
     assert store.history(HistoryQuery("nobody")) == []
 
 
+def test_history_keeps_what_a_listing_shows_and_not_the_results_metadata(store: JobStore) -> None:
+    fields = {"a.b": {"label": "B", "data_type": "NUMBER"}}
+    job = record(
+        7.0,
+        summary={"sql": "SELECT 1", "cache_type": "MISS", "fields": fields},
+        cache_metadata={"num_rows": 1},
+        query={"model_job": {"fields": ["a.b"], "join_paths_from_topic_name": "a", "x": 1}},
+        request_query={"fields": ["a.b"], "limit": 5},
+    )
+    store.write_batch([(job, b"x")])
+    (kept,) = store.history(HistoryQuery("org"))
+    assert kept.summary == {"sql": "SELECT 1", "cache_type": "MISS"}
+    assert kept.cache_metadata is None and kept.request_query == job.request_query
+    assert kept.query == {"model_job": {"fields": ["a.b"], "join_paths_from_topic_name": "a"}}
+    stored = store.get(job.id)
+    assert stored is not None and stored.record == job  # the job itself keeps everything
+
+
 def test_a_running_job_is_listed_and_its_end_is_final(store: JobStore) -> None:
     running = record(5.0, status=JobStatus.EXECUTING, finished_at=None)
     store.write_batch([(running, None)])

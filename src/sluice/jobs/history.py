@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,6 +89,20 @@ def parse_limit(text: str | None) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}; got {text!r}")
     return int(text)
+
+
+def history_record(record: JobRecord) -> JobRecord:
+    """What history keeps of a job: what a listing shows, without the result's field metadata
+    and cache details (a few hundred bytes a job, kept for days)."""
+    summary: Mapping[str, Any] = record.summary or {}
+    model_job: Mapping[str, Any] = (record.query or {}).get("model_job") or {}
+    kept_job = {k: model_job[k] for k in ("fields", "join_paths_from_topic_name") if k in model_job}
+    return replace(
+        record,
+        summary={k: summary[k] for k in ("sql", "cache_type") if k in summary} or None,
+        cache_metadata=None,
+        query={"model_job": kept_job} if kept_job else None,
+    )
 
 
 def history_entry(record: JobRecord) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from typing import Protocol, TypeAlias
 
 import pyarrow as pa
 
-from sluice.jobs.history import HistoryQuery
+from sluice.jobs.history import HistoryQuery, history_record
 from sluice.jobs.record import JobRecord
 from sluice.jobs.sqlite import db_path, open_db
 from sluice.jobs.state import TERMINAL, JobEvent
@@ -188,7 +188,7 @@ class SqliteJobStore:
                 for row in rows:
                     self._conn.execute(_UPSERT, row)
                 for record, _ in items:
-                    self._conn.execute(_HISTORY_UPSERT, _history_row(record))
+                    self._conn.execute(_HISTORY_UPSERT, _history_row(history_record(record)))
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -291,8 +291,8 @@ class SqliteJobStore:
             where.append("status = ?")
             args.append(query.status.value)
         if query.cursor is not None:
-            where.append("(created_at < ? OR (created_at = ? AND id < ?))")
-            args += [query.cursor.created_at, query.cursor.created_at, query.cursor.job_id]
+            where.append("(created_at, id) < (?, ?)")  # a row value: the index seeks to it
+            args += [query.cursor.created_at, query.cursor.job_id]
         sql = (
             f"SELECT record FROM job_history WHERE {' AND '.join(where)}"
             " ORDER BY created_at DESC, id DESC LIMIT ?"

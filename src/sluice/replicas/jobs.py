@@ -38,7 +38,7 @@ from pathlib import Path
 import redis
 from redis.client import PubSub
 
-from sluice.jobs.history import HistoryQuery
+from sluice.jobs.history import HistoryQuery, history_record
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobEvent
 from sluice.jobs.store import EventHandlers, StoredJob, StoredResult
@@ -56,14 +56,15 @@ _SAVE = """
 -- KEYS: job hash, jobs:running, result key, results:stored, results:sizes, results:bytes,
 --       history entry, the organization's history zset
 -- ARGV: job id, status, terminal (0/1), record JSON, replica, ttl s, result, has result (0/1),
---       now, max result bytes, done channel, result key prefix, history ttl s, created at
+--       now, max result bytes, done channel, result key prefix, history ttl s, created at,
+--       history record JSON
 local job, running = KEYS[1], KEYS[2]
 if redis.call('HGET', job, 'terminal') == '1' then return 0 end
 local ttl = tonumber(ARGV[6])
 redis.call('HSET', job, 'status', ARGV[2], 'terminal', ARGV[3], 'record', ARGV[4],
            'replica', ARGV[5])
 redis.call('EXPIRE', job, ttl)
-redis.call('SET', KEYS[7], ARGV[4], 'EX', tonumber(ARGV[13]))
+redis.call('SET', KEYS[7], ARGV[15], 'EX', tonumber(ARGV[13]))
 redis.call('ZADD', KEYS[8], tonumber(ARGV[14]), ARGV[1])
 if ARGV[3] == '0' then
   redis.call('HSET', running, ARGV[1], ARGV[5])
@@ -103,14 +104,14 @@ return 1
 
 _FAIL = """
 -- KEYS: job hash, jobs:running, the lease of the replica that ran the job, history entry
--- ARGV: job id, status, record JSON, ttl s, done channel
+-- ARGV: job id, status, record JSON, ttl s, done channel, history record JSON
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if redis.call('HGET', KEYS[1], 'terminal') ~= '0' then
   redis.call('HDEL', KEYS[2], ARGV[1])
   return 0
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'terminal', '1', 'record', ARGV[3])
-redis.call('SET', KEYS[4], ARGV[3], 'XX', 'KEEPTTL')
+redis.call('SET', KEYS[4], ARGV[6], 'XX', 'KEEPTTL')
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[5], ARGV[1])
@@ -158,6 +159,7 @@ class RedisJobStore:
                     self.replica_id, self._ttl, data, int(record.has_result),
                     time.time(), self._max_result_bytes, k.done_channel, k.result_prefix,
                     self._history_ttl, repr(record.created_at),
+                    history_record(record).to_json(),
                 ],
                 client=pipe,
             )  # fmt: skip
@@ -368,7 +370,14 @@ class RedisJobEvents:
         )
         done = self._fail(
             keys=[k.job(job_id), k.running, k.lease(replica), k.history(job_id)],
-            args=[job_id, failed.status.value, failed.to_json(), self._ttl, k.done_channel],
+            args=[
+                job_id,
+                failed.status.value,
+                failed.to_json(),
+                self._ttl,
+                k.done_channel,
+                history_record(failed).to_json(),
+            ],
         )
         return bool(done)
 
