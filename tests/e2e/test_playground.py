@@ -8,6 +8,8 @@ in the README is made that way: ``docs/playground.png``).
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -168,6 +170,22 @@ def test_a_query_built_in_the_browser_shows_the_right_numbers_sql_chart_and_hist
     page.locator(".chip[data-field='products.category']").wait_for()
     chips = page.eval_on_selector_all(".chip", "cs => cs.map(c => c.dataset.field)")
     assert chips == ["order_items.created_at", "products.category", "order_items.total_sale_price"]
+
+
+def test_the_result_downloads_as_csv_with_the_same_numbers(
+    page: Page, server: Server, keys: Keys, demo_db: Path
+) -> None:
+    sign_in(page, server, keys.org)
+    build_query(page)
+    page.get_by_test_id("run").click()
+    page.locator("[data-testid=results] tbody tr").first.wait_for()
+    with page.expect_download() as download:
+        page.get_by_test_id("download-csv").click()
+    assert download.value.suggested_filename == "order_items.csv"
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert rows[0] == ["Created At Year", "Category", "Total Sale Price"]  # the labels
+    got = {(r[0][:4], r[1]): Decimal(r[2]).quantize(Decimal("0.01")) for r in rows[1:]}
+    assert got == expected_sales(demo_db)
 
 
 def test_a_wrong_key_shows_the_apis_error(page: Page, server: Server) -> None:
