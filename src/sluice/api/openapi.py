@@ -437,8 +437,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         (400, 403, 429),
     )
     history = _get(
-        "Query history (sluice extension): the organization's jobs, newest first, paged; a "
-        "personal token sees its own user's jobs unless the user is an admin",
+        "Query history (sluice extension)",
         "HistoryPage",
         [
             _param(
@@ -452,6 +451,12 @@ def openapi_document(version: str) -> dict[str, Any]:
             _param("userId", "query", "Only this user's jobs"),
         ],
         (400, 403, 429),
+    )
+    history["get"]["description"] = (
+        "The caller's organization's jobs, newest first, paged with an opaque cursor; kept for "
+        "server.history_retention_days. An organization key sees every user's jobs; a personal "
+        "token sees its own user's jobs only (naming another user is a 403) unless the user is "
+        "an admin."
     )
     paths: dict[str, Any] = {}
     for prefix in ("/api/v1", "/api/unstable"):
