@@ -89,13 +89,22 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("readme")
     (folder / ".venv").symlink_to(sys.prefix)
-    demo = Demo(folder, free_port(), scale="0.01", as_of=None, directory="sluice-demo")
+    flight_port = free_port()
+    demo = Demo(
+        folder,
+        free_port(),
+        scale="0.01",
+        as_of=None,
+        directory="sluice-demo",
+        flight_port=flight_port,
+    )
     try:
         banner = demo.banner()
         env = dict(os.environ)
         for name, value in re.findall(r"^export (\w+)=(\S+)$", banner, re.M):
             env[name] = value
         assert {"URL", "KEY", "MODEL_ID"} <= env.keys()
+        env["FLIGHT_URI"] = f"grpc://127.0.0.1:{flight_port}"  # the README's default is 8815
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
         yield Site(folder, env)
     finally:
@@ -105,7 +114,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 def test_the_readme_blocks_are_all_known() -> None:
     """A new block must get a check below (or be an install block)."""
     assert len(install_blocks()) == 2
-    assert len(usage_blocks()) == 7, [b.line for b in usage_blocks()]
+    assert len(usage_blocks()) == 8, [b.line for b in usage_blocks()]
 
 
 def test_first_curl_returns_twelve_full_months_as_csv(site: Site) -> None:
@@ -147,6 +156,11 @@ def test_python_clients(site: Site) -> None:
     assert re.fullmatch(r"[1-9]\d* rows\n", out), out
     out = site.python(one(r"omniframes"))
     assert "products.category" in out or "Category" in out, out
+
+
+def test_flight_sql(site: Site) -> None:
+    out = site.python(one(r"adbc_driver_flightsql"))
+    assert re.fullmatch(r"[1-9]\d* rows\n", out), out
 
 
 def test_replicas(site: Site) -> None:

@@ -77,6 +77,7 @@ class UserConfig:
     name: str = ""
     attributes: Mapping[str, Any] = field(default_factory=dict)
     allow_raw_sql: bool = False
+    admin: bool = False  # a personal token of an admin sees the whole organization's history
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class ServerConfig:
     run_window_s: float = 10.0
     wait_window_s: float = 30.0
     result_retention_s: float = 3600.0
+    history_retention_days: float = 30.0  # GET /api/v1/query/jobs lists jobs this far back
     max_rows: int = 50_000
     high_limit: bool = False
     workers: int = 4

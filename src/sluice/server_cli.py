@@ -329,9 +329,10 @@ def demo_instructions(
     return f"""
 sluice demo: the ecommerce model from {_shown(directory)}
 
-  URL      {url}
-  API key  {secret}
-  model    ecommerce ({model_id}); topics: order_items, users, events
+  URL         {url}
+  Playground  {url}/  (paste the API key; API docs at {url}/docs)
+  API key     {secret}
+  model       ecommerce ({model_id}); topics: order_items, users, events
 
 Try it (in this shell, the three exports first): the last 12 months as CSV
 

@@ -139,6 +139,7 @@ def test_openapi_document_describes_every_endpoint(api: ApiClient) -> None:
         "/api/v1/models/{modelId}/topic/{topicName}",
         "/api/v1/models/{modelId}/view",
         "/api/v1/query/jobs/{jobId}",
+        "/api/v1/query/jobs",
     ):
         assert path in doc["paths"], path
     assert {"delete", "get"} <= set(doc["paths"]["/api/v1/query/jobs/{jobId}"])
@@ -149,3 +150,6 @@ def test_openapi_document_describes_every_endpoint(api: ApiClient) -> None:
     assert "text/csv" in run["responses"]["200"]["content"]
     assert run["responses"]["408"]["content"]["application/json"]
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    history = doc["paths"]["/api/v1/query/jobs"]["get"]
+    assert {p["name"] for p in history["parameters"]} == {"limit", "cursor", "status", "userId"}
+    assert "progress" in doc["components"]["schemas"]["JobProgress"]["properties"]

@@ -32,12 +32,15 @@ class Demo:
         scale: str = "0.002",
         as_of: str | None = "2025-12-31",
         directory: str = "d",
+        flight_port: int = 0,
     ) -> None:
         self.out = cwd / f"demo-{time.monotonic_ns()}.log"
         self._out = open(self.out, "w")  # noqa: SIM115 - closed in stop()
         dated = ["--as-of", as_of] if as_of else []
+        self.flight_port = flight_port  # 0: Flight SQL off (the demo's default port may be taken)
         self.proc = subprocess.Popen(
-            [SLUICE, "demo", "--dir", directory, "--scale", scale, *dated, "--port", str(port)],
+            [SLUICE, "demo", "--dir", directory, "--scale", scale, *dated, "--port", str(port),
+             "--flight-port", str(flight_port)],
             cwd=cwd, stdout=self._out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

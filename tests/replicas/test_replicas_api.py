@@ -168,3 +168,17 @@ def _token_id(app: ApiClient, secret: str) -> str:
     token = app.services.auth._tokens.lookup(secret)
     assert token is not None
     return str(token.id)
+
+
+def test_query_history_is_shared_by_the_replicas(replicas: Callable[..., Pair]) -> None:
+    one, two = replicas()
+    first = job_lines(one.run(lab(one, "numbers", "total"), key=one.keys.org))[0]["job_id"]
+    second = job_lines(two.run(lab(two, "numbers", "count"), key=two.keys.alice))[0]["job_id"]
+    theirs = job_lines(one.run(lab(one, "numbers", "bucket"), key=one.keys.other_org))[0]
+    for app in (one, two):
+        listed = app.get("/api/v1/query/jobs", key=app.keys.org).json()["records"]
+        assert [r["jobId"] for r in listed] == [second, first]
+        mine = app.get("/api/v1/query/jobs", key=app.keys.alice).json()["records"]
+        assert [r["jobId"] for r in mine] == [second]
+        other = app.get("/api/v1/query/jobs", key=app.keys.other_org).json()["records"]
+        assert [r["jobId"] for r in other] == [theirs["job_id"]]

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sluice.api import catalog_routes, operations, query_routes
+from sluice.api import catalog_routes, history_routes, operations, query_routes, web
 from sluice.api.errors import http_exception_handler, unhandled_exception_handler
 from sluice.api.middleware import RequestMiddleware
 from sluice.api.openapi import openapi_document
@@ -105,6 +105,7 @@ def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
     for prefix in ("/api/v1", "/api/unstable"):
         routes.append(Route(f"{prefix}/query/run", query_routes.run_query, methods=["POST"]))
         routes.append(Route(f"{prefix}/query/wait", query_routes.wait_query, methods=["GET"]))
+        routes.append(Route(f"{prefix}/query/jobs", history_routes.list_jobs, methods=["GET"]))
         routes.append(
             Route(f"{prefix}/query/jobs/{{jobId}}", query_routes.cancel_job, methods=["DELETE"])
         )
@@ -112,7 +113,7 @@ def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
             Route(f"{prefix}/query/jobs/{{jobId}}", query_routes.job_status, methods=["GET"])
         )
     return Starlette(
-        routes=routes,
+        routes=[*routes, *web.routes()],
         lifespan=lifespan,
         middleware=[Middleware(RequestMiddleware, metrics=metrics)],
         exception_handlers={
@@ -136,6 +137,7 @@ async def _services(config: Config, clock: Clock, metrics: Metrics) -> AsyncIter
             stores.jobs,
             workers=server.workers,
             retention_s=server.result_retention_s,
+            history_retention_s=server.history_retention_days * 86400,
             query_timeout_s=server.query_timeout_s,
             result_memory_bytes=int(server.result_memory_mb * (1 << 20)),
             max_result_bytes=int(server.max_result_mb * (1 << 20)),

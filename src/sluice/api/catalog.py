@@ -169,12 +169,17 @@ def _topic_view(model: SemanticModel, topic: Topic, view: View) -> dict[str, Any
             if topic is None or topic.admits(view.name, n)
         ]
 
+    dimensions = fields(list(view.dimensions))
+    for dim in dimensions:  # the grains a time dimension offers (a sluice addition)
+        if dim["data_type"] in ("TIMESTAMP", "DATE"):
+            name = dim["field_name"].split(".", 1)[1]
+            dim["timeframes"] = list(view.dimensions[name].timeframes)
     return {
         "name": view.name,
         "label": view.label,
         "description": view.description,
         "hidden": view.hidden,
-        "dimensions": fields(list(view.dimensions)),
+        "dimensions": dimensions,
         "measures": fields(list(view.measures)),
         "filter_only_fields": [_filter_field(view, n) for n in view.filter_fields],
     }

@@ -189,6 +189,52 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "QUEUED only: 1 is next (reported by the replica holding the job)",
             },
             "connection": {"type": "string"},
+            "progress": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "maximum": 1,
+                "description": (
+                    "RUNNING only: the warehouse's estimate (DuckDB query_progress); null while "
+                    "it cannot tell, absent where the engine never reports it"
+                ),
+            },
+        },
+    },
+    "HistoryRecord": {
+        "type": "object",
+        "properties": {
+            "jobId": {"type": "string"},
+            "status": {"type": "string"},
+            "modelId": {"type": "string"},
+            "topic": {"type": ["string", "null"]},
+            "fields": {"type": "array", "items": {"type": "string"}},
+            "userId": {"type": ["string", "null"]},
+            "createdAt": {"type": "string", "format": "date-time"},
+            "finishedAt": {"type": ["string", "null"], "format": "date-time"},
+            "durationMs": {"type": ["number", "null"]},
+            "rows": {"type": ["integer", "null"]},
+            "bytes": {"type": ["integer", "null"]},
+            "cacheType": {"type": ["string", "null"]},
+            "sql": {"type": ["string", "null"]},
+            "error": {
+                "type": ["object", "null"],
+                "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+            },
+            "query": {"type": "object", "description": "The query object as sent"},
+        },
+    },
+    "HistoryPage": {
+        "type": "object",
+        "properties": {
+            "records": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryRecord"}},
+            "pageInfo": {
+                "type": "object",
+                "properties": {
+                    "hasNextPage": {"type": "boolean"},
+                    "nextCursor": {"type": ["string", "null"]},
+                    "pageSize": {"type": "integer"},
+                },
+            },
         },
     },
     "Field": {
@@ -292,7 +338,15 @@ def openapi_document(version: str) -> dict[str, Any]:
     run = {
         "post": {
             "summary": "Run a semantic query as a job; held for the run window",
-            "parameters": [_param("userId", "query", "Run as this user (organization keys)")],
+            "parameters": [
+                _param("userId", "query", "Run as this user (organization keys)"),
+                _param(
+                    "runWindowS",
+                    "query",
+                    "Hold at most this many seconds (sluice extension; at most run_window_s)",
+                    {"type": "number", "minimum": 0},
+                ),
+            ],
             "requestBody": {
                 "required": True,
                 "content": {_JSON: {"schema": {"$ref": "#/components/schemas/RunRequest"}}},
@@ -382,8 +436,31 @@ def openapi_document(version: str) -> dict[str, Any]:
         ],
         (400, 403, 429),
     )
+    history = _get(
+        "Query history (sluice extension)",
+        "HistoryPage",
+        [
+            _param(
+                "limit",
+                "query",
+                "1..100, default 25",
+                {"type": "integer", "minimum": 1, "maximum": 100},
+            ),
+            _param("cursor", "query", "nextCursor of the previous page"),
+            _param("status", "query", "Only jobs in this status (COMPLETE, ERROR, EXECUTING, ...)"),
+            _param("userId", "query", "Only this user's jobs"),
+        ],
+        (400, 403, 429),
+    )
+    history["get"]["description"] = (
+        "The caller's organization's jobs, newest first, paged with an opaque cursor; kept for "
+        "server.history_retention_days. An organization key sees every user's jobs; a personal "
+        "token sees its own user's jobs only (naming another user is a 403) unless the user is "
+        "an admin."
+    )
     paths: dict[str, Any] = {}
     for prefix in ("/api/v1", "/api/unstable"):
+        paths[f"{prefix}/query/jobs"] = history
         paths[f"{prefix}/query/run"] = run
         paths[f"{prefix}/query/wait"] = wait
         paths[f"{prefix}/query/jobs/{{jobId}}"] = cancel

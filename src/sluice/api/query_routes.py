@@ -72,13 +72,26 @@ async def run_query(request: Request) -> Response:
         return await _run_document(svc, job, envelope)
     record = svc.jobs.submit(job)
     note_job(record.id)
-    waited = await svc.jobs.wait(
-        principal.organization_id, [record.id], svc.config.server.run_window_s
-    )
+    window = run_window(request.query_params.get("runWindowS"), svc.config.server.run_window_s)
+    waited = await svc.jobs.wait(principal.organization_id, [record.id], window)
     if waited.remaining:  # the id leaves as a running job: make sure a restart knows it
         await svc.jobs.persist(record.id)
     header = header_line({record.id: record.client_result_id})
     return ndjson_response([header, *waited.lines, footer_line(waited.remaining)])
+
+
+def run_window(raw: str | None, limit: float) -> float:
+    """How long a run holds: ``?runWindowS=`` (a sluice extension, for clients that want the
+    job id at once to show progress and offer cancel) within the server's ``run_window_s``."""
+    if raw is None:
+        return limit
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise BadRequest(f"runWindowS must be a number of seconds, 0 or more; got {raw!r}")
+    return min(value, limit)
 
 
 async def _run_document(svc: Services, job: JobRequest, envelope: RunEnvelope) -> Response:

@@ -20,6 +20,7 @@ class CancelToken:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._interrupt: Callable[[], None] | None = None
+        self._progress: Callable[[], float | None] | None = None
         self.cancelled = False
 
     def bind(self, interrupt: Callable[[], None] | None) -> None:
@@ -29,6 +30,24 @@ class CancelToken:
             fire = self.cancelled and interrupt is not None
         if fire and interrupt is not None:
             interrupt()
+
+    def bind_progress(self, progress: Callable[[], float | None] | None) -> None:
+        """Register (or clear) how to read the running statement's progress, 0 to 1 (None:
+        the engine cannot tell right now). Engines that cannot tell never register one."""
+        with self._lock:
+            self._progress = progress
+
+    def progress(self) -> float | None:
+        """The running statement's progress from 0 to 1, where the engine reports it."""
+        with self._lock:
+            read = self._progress
+        if read is None:
+            return None
+        try:
+            value = read()
+        except Exception:  # a statement ending under us: progress is only ever a hint
+            return None
+        return None if value is None else min(1.0, max(0.0, value))
 
     def cancel(self) -> None:
         with self._lock:

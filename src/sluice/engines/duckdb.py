@@ -42,6 +42,9 @@ class DuckDBEngine:
         cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._conn.cursor()
+            # Track progress (for GET /query/jobs/{id}), without printing a bar.
+            cur.execute("SET enable_progress_bar = true")
+            cur.execute("SET enable_progress_bar_print = false")
             self._local.cursor = cur
             with self._lock:
                 self._cursors.append(cur)
@@ -51,6 +54,7 @@ class DuckDBEngine:
         cur = self._cursor()
         if cancel is not None:
             cancel.bind(cur.interrupt)
+            cancel.bind_progress(lambda: _progress(cur))
         try:
             table = cur.sql(sql).to_arrow_table()
         except duckdb.InterruptException:
@@ -62,6 +66,7 @@ class DuckDBEngine:
         finally:
             if cancel is not None:
                 cancel.bind(None)
+                cancel.bind_progress(None)
         if cancel is not None and cancel.cancelled:
             raise Cancelled("the query was cancelled")
         return table
@@ -91,6 +96,13 @@ class DuckDBEngine:
                 cur.close()
             self._cursors.clear()
         self._conn.close()
+
+
+def _progress(cur: duckdb.DuckDBPyConnection) -> float | None:
+    """``query_progress()`` (a percentage, -1 while unknown) of the statement ``cur`` runs,
+    read from another thread, as 0 to 1."""
+    percent = cur.query_progress()
+    return None if percent < 0 else percent / 100.0
 
 
 def _column_types(rel: duckdb.DuckDBPyRelation) -> dict[str, str]:

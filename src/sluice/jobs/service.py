@@ -54,7 +54,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -66,6 +66,7 @@ from sluice.config import UserConfig
 from sluice.engines.base import CancelToken
 from sluice.errors import Cancelled, InternalError, SluiceError, UserError, job_error_type
 from sluice.jobs.flights import Executed, Flight, FlightOutcome, Flights
+from sluice.jobs.history import HistoryQuery
 from sluice.jobs.lines import dumps, job_line, unknown_job_line
 from sluice.jobs.queues import ConnectionQueues, Ticket
 from sluice.jobs.record import JobRecord
@@ -311,6 +312,7 @@ class JobService:
         *,
         workers: int,
         retention_s: float,
+        history_retention_s: float = 30 * 86400.0,
         query_timeout_s: float = 0.0,
         result_memory_bytes: int = 256 << 20,
         max_result_bytes: int = 0,
@@ -328,6 +330,7 @@ class JobService:
         self._backend = backend
         self._store = store
         self._retention_s = retention_s
+        self._history_retention_s = history_retention_s
         self._query_timeout_s = query_timeout_s
         self._max_result_bytes = max_result_bytes
         self._result_cache = cache
@@ -366,6 +369,7 @@ class JobService:
                 "%d job(s) were running when the server last stopped: marked ERROR", recovered
             )
         await self._in_store(self._store.purge, self._clock() - self._retention_s)
+        await self._in_store(self._store.purge_history, self._clock() - self._history_retention_s)
         if self._events is not None:
             handlers = EventHandlers(
                 finished=functools.partial(self._call_on_loop, self._finished_elsewhere),
@@ -617,7 +621,11 @@ class JobService:
             flight = live.flight
             ticket = flight.ticket if flight is not None else None
             position = self._queues.position(ticket) if ticket is not None else None
-            return _progress(live.record, position, local=True)
+            body = _progress(live.record, position, local=True)
+            if flight is not None and body["status"] == "RUNNING":
+                fraction = flight.cancel.progress()
+                body["progress"] = None if fraction is None else round(fraction, 4)
+            return body
         waited = await self.wait(organization_id, [job_id], 0)
         if waited.lines:
             line = waited.lines[0]
@@ -629,6 +637,20 @@ class JobService:
             if isinstance(stored, _Finished) and stored.line is not None:
                 return stored.line
         return None
+
+    async def history(self, query: HistoryQuery) -> list[JobRecord]:
+        """A page of the organization's query history, newest first: the stored jobs (what
+        finished a moment ago included) and the ones running here."""
+        created_after = max(query.created_after, self._clock() - self._history_retention_s)
+        query = replace(query, created_after=created_after)
+        await asyncio.wrap_future(self._writer.flush_future())
+        stored = await self._in_store(self._store.history, query)
+        merged = {record.id: record for record in stored}
+        for live in self._live.values():
+            if query.matches(live.record):
+                merged[live.record.id] = live.record
+        ordered = sorted(merged.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+        return ordered[: query.limit]
 
     async def _load_lines(
         self, organization_id: str, job_ids: list[str]
@@ -1216,6 +1238,9 @@ class JobService:
                 del self._unsaved[job_id]  # the writer failed on these; they are past retention
             try:
                 purged = await self._in_store(self._store.purge, horizon)
+                await self._in_store(
+                    self._store.purge_history, self._clock() - self._history_retention_s
+                )
                 if self._result_cache is not None:
                     await self._in_store(self._result_cache.purge)
             except Exception:

@@ -33,6 +33,7 @@ from typing import Protocol, TypeAlias
 
 import pyarrow as pa
 
+from sluice.jobs.history import HistoryQuery, history_record
 from sluice.jobs.record import JobRecord
 from sluice.jobs.sqlite import db_path, open_db
 from sluice.jobs.state import TERMINAL, JobEvent
@@ -60,6 +61,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_file INTEGER   -- 1: the result is results/<id>.arrows
 );
 CREATE INDEX IF NOT EXISTS jobs_finished_at ON jobs (finished_at);
+-- Query history: every job's record, kept for history_retention_days (after its result).
+CREATE TABLE IF NOT EXISTS job_history (
+    id TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL,
+    user_id TEXT,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_history_org ON job_history (organization_id, created_at, id);
 """
 
 
@@ -91,6 +102,14 @@ class JobStore(Protocol):
 
     def purge(self, finished_before: float) -> int:
         """Delete what finished before ``finished_before``; returns how many jobs."""
+        ...
+
+    def history(self, query: HistoryQuery) -> list[JobRecord]:
+        """Up to ``query.limit`` records matching ``query``, newest first (query history)."""
+        ...
+
+    def purge_history(self, created_before: float) -> int:
+        """Forget the history of jobs created before ``created_before``; returns how many."""
         ...
 
     def check(self) -> None:
@@ -168,6 +187,8 @@ class SqliteJobStore:
             try:
                 for row in rows:
                     self._conn.execute(_UPSERT, row)
+                for record, _ in items:
+                    self._conn.execute(_HISTORY_UPSERT, _history_row(history_record(record)))
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -260,6 +281,33 @@ class SqliteJobStore:
             with self._lock:
                 self._conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
+    def history(self, query: HistoryQuery) -> list[JobRecord]:
+        where = ["organization_id = ?", "created_at >= ?"]
+        args: list[object] = [query.organization_id, query.created_after]
+        if query.user_id is not None:
+            where.append("user_id = ?")
+            args.append(query.user_id)
+        if query.status is not None:
+            where.append("status = ?")
+            args.append(query.status.value)
+        if query.cursor is not None:
+            where.append("(created_at, id) < (?, ?)")  # a row value: the index seeks to it
+            args += [query.cursor.created_at, query.cursor.job_id]
+        sql = (
+            f"SELECT record FROM job_history WHERE {' AND '.join(where)}"
+            " ORDER BY created_at DESC, id DESC LIMIT ?"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, (*args, query.limit)).fetchall()
+        return [JobRecord.from_json(text) for (text,) in rows]
+
+    def purge_history(self, created_before: float) -> int:
+        with self._lock:
+            cursor = self._conn.execute(
+                "DELETE FROM job_history WHERE created_at < ?", (created_before,)
+            )
+        return cursor.rowcount
+
     def check(self) -> None:
         with self._lock:
             self._conn.execute("SELECT 1 FROM jobs LIMIT 1").fetchall()
@@ -276,6 +324,24 @@ ON CONFLICT (id) DO UPDATE SET
     result = excluded.result, result_file = excluded.result_file
 WHERE jobs.status NOT IN ({_TERMINAL_SQL})
 """
+
+
+_HISTORY_UPSERT = f"""
+INSERT INTO job_history VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET status = excluded.status, record = excluded.record
+WHERE job_history.status NOT IN ({_TERMINAL_SQL})
+"""
+
+
+def _history_row(record: JobRecord) -> tuple[str, str, str | None, str, float, str]:
+    return (
+        record.id,
+        record.organization_id,
+        record.user_id,
+        record.status.value,
+        record.created_at,
+        record.to_json(),
+    )
 
 
 def _row(record: JobRecord) -> tuple[str, str, str, float, float | None, str]:

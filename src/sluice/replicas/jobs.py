@@ -11,6 +11,9 @@ Keys (under the prefix, ``sluice.replicas.keys``):
   one;
 * ``jobs:running``, a hash: job id -> the replica running it, for every job whose record is
   running (its id left a run response before it finished);
+* ``history:job:<id>`` (the record JSON, expiring ``history_retention_s`` after its last write)
+  and ``history:org:<organization>`` (a sorted set: job id -> created at): query history, written
+  by the same script as the job;
 * ``lease:<replica>``: set with a TTL of ``lease_s`` and renewed every ``lease_s / 3`` by each
   live replica.
 
@@ -35,6 +38,7 @@ from pathlib import Path
 import redis
 from redis.client import PubSub
 
+from sluice.jobs.history import HistoryQuery, history_record
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobEvent
 from sluice.jobs.store import EventHandlers, StoredJob, StoredResult
@@ -45,18 +49,23 @@ log = logging.getLogger("sluice.replicas")
 LEASE_EXPIRED_MESSAGE = (
     "The replica running this job stopped before it finished; run the query again."
 )
+_HISTORY_BATCH = 200
 _NO_INLINE_LIMIT = 1 << 62  # results are read whole from Redis (there is no file to stream)
 
 _SAVE = """
--- KEYS: job hash, jobs:running, result key, results:stored, results:sizes, results:bytes
+-- KEYS: job hash, jobs:running, result key, results:stored, results:sizes, results:bytes,
+--       history entry, the organization's history zset
 -- ARGV: job id, status, terminal (0/1), record JSON, replica, ttl s, result, has result (0/1),
---       now, max result bytes, done channel, result key prefix
+--       now, max result bytes, done channel, result key prefix, history ttl s, created at,
+--       history record JSON
 local job, running = KEYS[1], KEYS[2]
 if redis.call('HGET', job, 'terminal') == '1' then return 0 end
 local ttl = tonumber(ARGV[6])
 redis.call('HSET', job, 'status', ARGV[2], 'terminal', ARGV[3], 'record', ARGV[4],
            'replica', ARGV[5])
 redis.call('EXPIRE', job, ttl)
+redis.call('SET', KEYS[7], ARGV[15], 'EX', tonumber(ARGV[13]))
+redis.call('ZADD', KEYS[8], tonumber(ARGV[14]), ARGV[1])
 if ARGV[3] == '0' then
   redis.call('HSET', running, ARGV[1], ARGV[5])
   return 1
@@ -94,14 +103,15 @@ return 1
 """
 
 _FAIL = """
--- KEYS: job hash, jobs:running, the lease of the replica that ran the job
--- ARGV: job id, status, record JSON, ttl s, done channel
+-- KEYS: job hash, jobs:running, the lease of the replica that ran the job, history entry
+-- ARGV: job id, status, record JSON, ttl s, done channel, history record JSON
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if redis.call('HGET', KEYS[1], 'terminal') ~= '0' then
   redis.call('HDEL', KEYS[2], ARGV[1])
   return 0
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'terminal', '1', 'record', ARGV[3])
+redis.call('SET', KEYS[4], ARGV[6], 'XX', 'KEEPTTL')
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('PUBLISH', ARGV[5], ARGV[1])
@@ -122,12 +132,14 @@ class RedisJobStore:
         replica_id: str,
         retention_s: float,
         max_result_bytes: int,
+        history_retention_s: float = 30 * 86400.0,
     ) -> None:
         self.inline_max = _NO_INLINE_LIMIT
         self.replica_id = replica_id
         self._client = client
         self._keys = keys
         self._ttl = max(1, round(retention_s))
+        self._history_ttl = max(1, round(history_retention_s))
         self._max_result_bytes = max(0, max_result_bytes)
         self._save = client.register_script(_SAVE)
 
@@ -140,11 +152,14 @@ class RedisJobStore:
                 keys=[
                     k.job(record.id), k.running, k.result(record.id),
                     k.results, k.result_sizes, k.result_total,
+                    k.history(record.id), k.history_org(record.organization_id),
                 ],
                 args=[
                     record.id, record.status.value, int(record.is_terminal), record.to_json(),
                     self.replica_id, self._ttl, data, int(record.has_result),
                     time.time(), self._max_result_bytes, k.done_channel, k.result_prefix,
+                    self._history_ttl, repr(record.created_at),
+                    history_record(record).to_json(),
                 ],
                 client=pipe,
             )  # fmt: skip
@@ -197,6 +212,42 @@ class RedisJobStore:
         if size is not None and int(size) > 0:
             pipe.decrby(k.result_total, int(size))
         pipe.execute()
+
+    def history(self, query: HistoryQuery) -> list[JobRecord]:
+        """Walk the organization's sorted set newest first, reading records in batches, until
+        a page of matches (entries whose record expired are dropped from the set)."""
+        index = self._keys.history_org(query.organization_id)
+        self._client.zremrangebyscore(index, "-inf", f"({query.created_after!r}")
+        top: str = repr(query.cursor.created_at) if query.cursor is not None else "+inf"
+        found: list[JobRecord] = []
+        expired: list[str] = []
+        offset = 0
+        while len(found) < query.limit:
+            batch = [
+                _text(raw)
+                for raw in self._client.zrevrangebyscore(
+                    index, top, repr(query.created_after), start=offset, num=_HISTORY_BATCH
+                )
+            ]
+            if not batch:
+                break
+            offset += len(batch)
+            texts = self._client.mget([self._keys.history(job_id) for job_id in batch])
+            for job_id, text in zip(batch, texts, strict=True):
+                if text is None:
+                    expired.append(job_id)
+                    continue
+                record = JobRecord.from_json(_text(text))
+                if query.matches(record):
+                    found.append(record)
+        if expired:
+            self._client.zrem(index, *expired)
+        found.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return found[: query.limit]
+
+    def purge_history(self, created_before: float) -> int:
+        """Entries expire by themselves; each listing trims its organization's index."""
+        return 0
 
     def check(self) -> None:
         self._client.ping()
@@ -318,8 +369,15 @@ class RedisJobEvents:
             JobEvent.FAIL, finished_at=now, error_type="KILL", error_message=LEASE_EXPIRED_MESSAGE
         )
         done = self._fail(
-            keys=[k.job(job_id), k.running, k.lease(replica)],
-            args=[job_id, failed.status.value, failed.to_json(), self._ttl, k.done_channel],
+            keys=[k.job(job_id), k.running, k.lease(replica), k.history(job_id)],
+            args=[
+                job_id,
+                failed.status.value,
+                failed.to_json(),
+                self._ttl,
+                k.done_channel,
+                history_record(failed).to_json(),
+            ],
         )
         return bool(done)
 

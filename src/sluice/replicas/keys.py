@@ -40,6 +40,8 @@ class Keys:
         self.lease_prefix = f"{p}:lease:"
         self.done_channel = f"{p}:events:done"
         self.cancel_channel = f"{p}:events:cancel"
+        self.history_prefix = f"{p}:history:job:"  # a job's record, kept for history retention
+        self.history_org_prefix = f"{p}:history:org:"  # zset per organization: job id -> created
         # the result cache
         self.cache_entry_prefix = f"{p}:cache:entry:"
         self.cache_data_prefix = f"{p}:cache:data:"
@@ -56,6 +58,12 @@ class Keys:
 
     def result(self, job_id: str) -> str:
         return self.result_prefix + job_id
+
+    def history(self, job_id: str) -> str:
+        return self.history_prefix + job_id
+
+    def history_org(self, organization_id: str) -> str:
+        return self.history_org_prefix + organization_id
 
     def lease(self, replica_id: str) -> str:
         return self.lease_prefix + replica_id

@@ -93,6 +93,7 @@ def _redis_stores(server: ServerConfig, clock: Callable[[], float]) -> Stores:
         replica_id=replica_id,
         retention_s=server.result_retention_s,
         max_result_bytes=_bytes(server.redis_results_max_mb),
+        history_retention_s=server.history_retention_days * 86400,
     )
     events = RedisJobEvents(
         client,
