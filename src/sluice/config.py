@@ -51,7 +51,7 @@ class ConnectionConfig:
     pool_size: int = 4  # postgres: pooled connections
     # Every engine: statements this server runs on the connection at once; more queue (FIFO).
     max_concurrency: int = 4
-    statement_timeout_s: float = 0.0  # the warehouse cancels a statement after this; 0: none
+    statement_timeout_s: float = 300.0  # the warehouse cancels a statement after this; 0: none
 
     def password(self, env: Mapping[str, str] | None = None) -> str | None:
         """The connection's password, read from the environment only."""

@@ -69,6 +69,13 @@ class Unsupported(PlanError):
     code = "UNSUPPORTED"
 
 
+class SqlNotAllowed(PlanError):
+    """A ``userEditedSQL`` statement does something SQL mode does not allow (reads a file or a
+    table outside its topic, writes, changes a setting): a ``FORBIDDEN`` planning error."""
+
+    code = "FORBIDDEN"
+
+
 # -- model errors ---------------------------------------------------------------------------------
 
 

@@ -2,6 +2,13 @@
 
 One database handle per engine, one cursor per worker thread (DuckDB cursors are cheap
 duplicates of the connection and are not safe to share between threads). Read-only by default.
+
+Every connection is a sandbox set at connect time: external access is off (no file, glob, URL,
+``COPY``, ``ATTACH`` or extension install can touch the disk or the network), extensions are
+never auto-installed or auto-loaded, and the configuration is locked (``SET``, ``PRAGMA`` and
+``RESET`` fail), so neither a statement the SQL-mode check missed nor a future DuckDB function
+can read the server's files or change a setting for everyone. The database file itself is
+opened before the lock, so the engine still reads it.
 """
 
 from __future__ import annotations
@@ -15,6 +22,23 @@ import pyarrow as pa
 from sluice.engines.base import CancelToken
 from sluice.errors import Cancelled, QueryError
 
+# Set when the connection opens; ``lock_configuration`` last, so nothing can undo the others.
+SANDBOX: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "enable_progress_bar": False,
+    "lock_configuration": True,
+}
+
+
+def connect_sandboxed(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a database file with the engine's sandbox. DuckDB shares one
+    instance per file within a process and refuses a second connection with another
+    configuration, so everything that reads a warehouse file next to an engine uses this."""
+    return duckdb.connect(str(path), read_only=True, config=dict(SANDBOX))
+
 
 class DuckDBEngine:
     dialect = "duckdb"
@@ -27,9 +51,9 @@ class DuckDBEngine:
         threads: int | None = None,
     ) -> None:
         target = str(database) if database is not None else ":memory:"
-        config: dict[str, str | bool | int | float | list[str]] = (
-            {"threads": threads} if threads else {}
-        )
+        config: dict[str, str | bool | int | float | list[str]] = dict(SANDBOX)
+        if threads:
+            config["threads"] = threads
         self._conn = duckdb.connect(
             target, read_only=read_only and target != ":memory:", config=config
         )
