@@ -28,7 +28,6 @@ SANDBOX: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     "allow_community_extensions": False,
-    "enable_progress_bar": False,
     "lock_configuration": True,
 }
 
