@@ -107,6 +107,14 @@ class ServerConfig:
     redis_prefix: str = "sluice"  # every Redis key starts with "<prefix>:"
     redis_results_max_mb: float = 1024.0  # job results kept in Redis, oldest out; 0: none
     lease_s: float = 3.0  # a replica's lease; its running jobs fail this long after it dies
+    # Budgets for every input (src/sluice/api/budgets.py): larger input is a 400 naming it.
+    max_body_mb: float = 4.0  # a request body
+    max_json_depth: int = 64  # nesting of a request body
+    max_fields: int = 500  # fields, sorts, pivots, calculations and filters, each
+    max_filter_values: int = 10_000  # values in one filter (a plain string: its parts)
+    max_filter_values_total: int = 50_000  # values in all filters of a query
+    max_name_length: int = 1_000  # a field, sort, topic or filter name, in characters
+    max_sql_length: int = 100_000  # userEditedSQL, in characters
     # Operations (src/sluice/observability):
     log_format: str = "json"  # `sluice serve` logs: json (one object a line) or text
     ready_timeout_s: float = 2.0  # /readyz: each check's time limit
