@@ -118,6 +118,7 @@ class ServerConfig:
     # Operations (src/sluice/observability):
     log_format: str = "json"  # `sluice serve` logs: json (one object a line) or text
     ready_timeout_s: float = 2.0  # /readyz: each check's time limit
+    reconnect_s: float = 10.0  # a connection unreachable at start is retried this often
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,17 @@ class Cancelled(SluiceError):
     code = "KILL"
 
 
+class Unavailable(SluiceError):
+    """Something the request needs cannot be reached right now (a connection that was down at
+    start, a job store that cannot be written); the message says what, and it may pass."""
+
+    code = "UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after_s: int = 10) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class InternalError(SluiceError):
     code = "INTERNAL"
 
@@ -136,6 +147,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "MODEL": (400, "PLAN"),
     "QUERY": (500, "QUERY"),
     "KILL": (500, "KILL"),
+    "UNAVAILABLE": (503, "QUERY"),
     "INTERNAL": (500, "INTERNAL"),
 }
 

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -75,7 +77,9 @@ async def run_query(request: Request) -> Response:
     if user_param is not None:
         check_text(user_param, "userId")
     user = svc.auth.acting_user(principal, user_param, envelope.body_user_id)
-    svc.project.model(envelope.model_id)  # 404 before a job exists
+    svc.project.model(envelope.model_id)  # 404 (503 while its connection is down) before a job
+    if svc.state_dir is not None:  # no job id that would be lost
+        await asyncio.to_thread(svc.state_dir.require)
     job = JobRequest(
         organization_id=principal.organization_id,
         user=user,
