@@ -93,6 +93,7 @@ class ServerConfig:
     organization_name: str = "sluice"
     # The query API (src/sluice/api, src/sluice/jobs):
     query_timeout_s: float = 300.0  # a job still running after this is cancelled; 0: no limit
+    orphan_timeout_s: float = 120.0  # a running job nobody waits on this long is cancelled; 0: off
     result_memory_mb: float = 256.0  # finished job lines kept in memory for /query/wait
     shutdown_grace_s: float = 10.0  # on shutdown, running jobs get this long to finish
     # Results and the result cache (src/sluice/results, src/sluice/cache):

@@ -144,6 +144,7 @@ async def _services(
             workers=server.workers,
             retention_s=server.result_retention_s,
             query_timeout_s=server.query_timeout_s,
+            orphan_timeout_s=server.orphan_timeout_s,
             result_memory_bytes=int(server.result_memory_mb * (1 << 20)),
             max_result_bytes=int(server.max_result_mb * (1 << 20)),
             cache=cache,
