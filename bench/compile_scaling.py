@@ -11,6 +11,7 @@ to the previous size, measured in this run. Linear is a ratio near 2; quadratic,
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ SHAPES: dict[str, Callable[[list[str]], Any]] = {
 def best_of(fn: Callable[[], object], runs: int) -> float:
     times = []
     for _ in range(runs):
+        gc.collect()  # each run starts from the same heap; collections during the run count
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)

@@ -78,7 +78,9 @@ def condition(
             condition(x, sub, field=field, field_type=field_type, ctx=ctx, is_date=is_date)
             for sub in f.filters
         ]
-        positive = exp.paren(balanced(exp.And if f.conjunction == "AND" else exp.Or, parts))
+        positive = exp.paren(
+            balanced(exp.And if f.conjunction == "AND" else exp.Or, parts), copy=False
+        )
     elif isinstance(f, NullFilter):
         positive = exp.Is(this=x.copy(), expression=exp.Null())
     elif isinstance(f, StringFilter):
@@ -128,7 +130,7 @@ def _string(x: exp.Expr, f: StringFilter) -> exp.Expr:
             tests.append(exp.EQ(this=tail, expression=lit(v)))
         else:  # SQL_LIKE: the value is a LIKE pattern on purpose
             tests.append(exp.Like(this=subject.copy(), expression=lit(v)))
-    return tests[0] if len(tests) == 1 else exp.paren(balanced(exp.Or, tests))
+    return tests[0] if len(tests) == 1 else exp.paren(balanced(exp.Or, tests), copy=False)
 
 
 def _num(value: Decimal) -> exp.Expr:
