@@ -62,7 +62,7 @@ def check_tree(value: Any, budgets: Budgets, root: str = "body") -> None:
         node, where, depth = stack.pop()
         if depth > budgets.max_json_depth:
             raise BadRequest(
-                f"{where} is nested too deeply (at most {budgets.max_json_depth} levels)"
+                f"{_short(where)} is nested too deeply (at most {budgets.max_json_depth} levels)"
             )
         if isinstance(node, str):
             check_text(node, where)

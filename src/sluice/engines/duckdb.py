@@ -14,6 +14,7 @@ opened before the lock, so the engine still reads it.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -71,8 +72,9 @@ class DuckDBEngine:
 
     def execute(self, sql: str, cancel: CancelToken | None = None) -> pa.Table:
         cur = self._cursor()
+        interrupter = _Interrupter(cur)
         if cancel is not None:
-            cancel.bind(cur.interrupt)
+            cancel.bind(interrupter.fire)
         try:
             table = cur.sql(sql).to_arrow_table()
         except duckdb.InterruptException:
@@ -82,6 +84,7 @@ class DuckDBEngine:
                 raise Cancelled("the query was cancelled") from None
             raise QueryError(str(exc)) from None
         finally:
+            interrupter.done()
             if cancel is not None:
                 cancel.bind(None)
         if cancel is not None and cancel.cancelled:
@@ -107,6 +110,42 @@ class DuckDBEngine:
                 cur.close()
             self._cursors.clear()
         self._conn.close()
+
+
+class _Interrupter:
+    """Interrupt one statement for sure. DuckDB forgets an interrupt that arrives before the
+    statement starts executing (while it is parsed and planned), so a cancel or a deadline could
+    leave it running for minutes holding its worker; once fired, this interrupts again, backing
+    off, until the statement has returned."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._cursor = cursor
+        self._running = True
+        self._lock = threading.Lock()
+
+    def fire(self) -> None:
+        if self._interrupt():
+            threading.Thread(
+                target=self._again, name="sluice-duckdb-interrupt", daemon=True
+            ).start()
+
+    def done(self) -> None:
+        with self._lock:
+            self._running = False
+
+    def _interrupt(self) -> bool:
+        with self._lock:
+            if self._running:
+                self._cursor.interrupt()
+            return self._running
+
+    def _again(self) -> None:
+        delay = 0.01
+        while True:
+            time.sleep(delay)
+            if not self._interrupt():
+                return
+            delay = min(delay * 2, 0.5)
 
 
 def _duck_type(name: str) -> str:
