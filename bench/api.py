@@ -45,12 +45,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import httpx
 
 from sluice.auth.tokens import ORGANIZATION, SqliteTokenStore
 from sluice.config import Config, load_config
 from sluice.demo.data import generate_demo_data
+from sluice.engines.duckdb import connect_sandboxed
 from sluice.project import Project
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "src" / "sluice" / "demo" / "model"
@@ -292,7 +292,7 @@ def bench_run_latency(url: str, key: str, config: Config, project: Project, runs
     print("(a) POST /query/run end to end (cache bypassed: SkipCache) vs the same SQL in DuckDB "
           "in process (median)")  # fmt: skip
     model_id = config.models["ecommerce"].id
-    duck = duckdb.connect(str(config.connections["warehouse"].database), read_only=True)
+    duck = connect_sandboxed(str(config.connections["warehouse"].database))
     totals = [0.0, 0.0]
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=url, headers=headers, timeout=120) as client:

@@ -44,9 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from sluice.config import Config, load_config
+from sluice.engines.duckdb import connect_sandboxed
 from sluice.project import Project
 from sluice.results.arrow import b64encode, ipc_stream
 
@@ -188,7 +187,7 @@ def bench_million(client: Client, config: Config, project: Project, runs: int) -
     payload = {**body(config, MILLION), "cache": "SkipCache"}
     model_id = payload["query"]["modelId"]
     sql = project.compile(model_id, payload["query"], now=datetime.now(UTC)).sql
-    duck = duckdb.connect(str(config.connections["warehouse"].database), read_only=True)
+    duck = connect_sandboxed(str(config.connections["warehouse"].database))
 
     def direct() -> int:
         table = duck.sql(sql).to_arrow_table()

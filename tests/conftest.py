@@ -129,8 +129,10 @@ def postgres_engine(postgres_url: str, demo_db: Path) -> Iterator[Any]:
     try:
         yield engine
     finally:
-        engine.execute(f"DROP SCHEMA IF EXISTS {quote_ident(PG_SCHEMA)} CASCADE")
         engine.close()
+        admin = PostgresEngine(postgres_url, pool_size=1, read_only=False)
+        admin.execute(f"DROP SCHEMA IF EXISTS {quote_ident(PG_SCHEMA)} CASCADE")
+        admin.close()
 
 
 # -- Spark: a local Spark Connect server started for the session (tests/engines/services.py), or
@@ -157,17 +159,18 @@ def spark_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def demo_parquet(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    import duckdb
+    import pyarrow.parquet as pq
 
     from sluice.demo.data import STEPS
+    from sluice.engines.duckdb import connect_sandboxed
 
     folder = tmp_path_factory.mktemp("parquet")
     files = {}
-    con = duckdb.connect(str(demo_db), read_only=True)
+    con = connect_sandboxed(demo_db)  # the engines' sandbox: no COPY; Arrow out, then Parquet
     try:
         for table in STEPS:
             files[table] = folder / f"{table}.parquet"
-            con.execute(f"COPY {table} TO '{files[table]}' (FORMAT parquet)")
+            pq.write_table(con.sql(f"SELECT * FROM {table}").to_arrow_table(), files[table])
     finally:
         con.close()
     return files

@@ -51,7 +51,7 @@ class ConnectionConfig:
     pool_size: int = 4  # postgres: pooled connections
     # Every engine: statements this server runs on the connection at once; more queue (FIFO).
     max_concurrency: int = 4
-    statement_timeout_s: float = 0.0  # the warehouse cancels a statement after this; 0: none
+    statement_timeout_s: float = 300.0  # the warehouse cancels a statement after this; 0: none
     # The schema layer names every view <schema>__<table>, the default schema's too.
     always_scope_view_names: bool = False
 
@@ -97,6 +97,7 @@ class ServerConfig:
     organization_name: str = "sluice"
     # The query API (src/sluice/api, src/sluice/jobs):
     query_timeout_s: float = 300.0  # a job still running after this is cancelled; 0: no limit
+    orphan_timeout_s: float = 120.0  # a running job nobody waits on this long is cancelled; 0: off
     result_memory_mb: float = 256.0  # finished job lines kept in memory for /query/wait
     shutdown_grace_s: float = 10.0  # on shutdown, running jobs get this long to finish
     # Results and the result cache (src/sluice/results, src/sluice/cache):
@@ -111,6 +112,14 @@ class ServerConfig:
     redis_prefix: str = "sluice"  # every Redis key starts with "<prefix>:"
     redis_results_max_mb: float = 1024.0  # job results kept in Redis, oldest out; 0: none
     lease_s: float = 3.0  # a replica's lease; its running jobs fail this long after it dies
+    # Budgets for every input (src/sluice/api/budgets.py): larger input is a 400 naming it.
+    max_body_mb: float = 4.0  # a request body
+    max_json_depth: int = 64  # nesting of a request body
+    max_fields: int = 500  # fields, sorts, pivots, calculations and filters, each
+    max_filter_values: int = 10_000  # values in one filter (a plain string: its parts)
+    max_filter_values_total: int = 50_000  # values in all filters of a query
+    max_name_length: int = 1_000  # a field, sort, topic or filter name, in characters
+    max_sql_length: int = 100_000  # userEditedSQL, in characters
     # Operations (src/sluice/observability):
     log_format: str = "json"  # `sluice serve` logs: json (one object a line) or text
     ready_timeout_s: float = 2.0  # /readyz: each check's time limit
@@ -118,6 +127,7 @@ class ServerConfig:
     flight_port: int = 0
     flight_tls_cert: Path | None = None  # PEM certificate chain
     flight_tls_key: Path | None = None  # PEM private key
+    reconnect_s: float = 10.0  # a connection unreachable at start is retried this often
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,13 @@ class Unsupported(PlanError):
     code = "UNSUPPORTED"
 
 
+class SqlNotAllowed(PlanError):
+    """A ``userEditedSQL`` statement does something SQL mode does not allow (reads a file or a
+    table outside its topic, writes, changes a setting): a ``FORBIDDEN`` planning error."""
+
+    code = "FORBIDDEN"
+
+
 # -- model errors ---------------------------------------------------------------------------------
 
 
@@ -120,6 +127,17 @@ class Cancelled(SluiceError):
     code = "KILL"
 
 
+class Unavailable(SluiceError):
+    """Something the request needs cannot be reached right now (a connection that was down at
+    start, a job store that cannot be written); the message says what, and it may pass."""
+
+    code = "UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after_s: int = 10) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class InternalError(SluiceError):
     code = "INTERNAL"
 
@@ -137,6 +155,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "MODEL": (400, "PLAN"),
     "QUERY": (500, "QUERY"),
     "KILL": (500, "KILL"),
+    "UNAVAILABLE": (503, "QUERY"),
     "INTERNAL": (500, "INTERNAL"),
 }
 

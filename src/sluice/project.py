@@ -6,6 +6,7 @@ model and opens every connection once; ``compile`` and ``execute`` are what a qu
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ from sluice.compiler.types import CompiledQuery, arrow_data_type
 from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
 from sluice.engines.base import CancelToken, Engine
 from sluice.engines.duckdb import DuckDBEngine
-from sluice.errors import ConfigError, NotFound, PlanError
+from sluice.errors import ConfigError, NotFound, PlanError, QueryError, Unavailable
 from sluice.extras import PRIMARY, needs, require
 from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
@@ -47,7 +48,12 @@ class LoadedModel:
 
 def open_engine(conn: ConnectionConfig) -> Engine:
     if conn.engine == "duckdb":
-        return DuckDBEngine(conn.database, read_only=conn.read_only, threads=conn.threads)
+        return DuckDBEngine(
+            conn.database,
+            read_only=conn.read_only,
+            threads=conn.threads,
+            cursors=conn.max_concurrency + 4,  # the workers, and catalog reads beside them
+        )
     feature = f"connection {conn.name} (engine: {conn.engine})"
     if conn.engine in PRIMARY:
         require(conn.engine, feature)
@@ -71,41 +77,83 @@ def open_engine(conn: ConnectionConfig) -> Engine:
 
 class Project:
     def __init__(
-        self, config: Config, engines: Mapping[str, Engine], models: Mapping[str, LoadedModel]
+        self,
+        config: Config,
+        engines: Mapping[str, Engine],
+        models: Mapping[str, LoadedModel],
+        unreachable: Mapping[str, str] | None = None,
     ):
         self.config = config
         self.engines = dict(engines)
         self.models = dict(models)  # by model id
+        # Connections that could not be reached at start, with why; their models are
+        # unavailable until ``reconnect`` opens them.
+        self.unreachable = dict(unreachable or {})
+        self._reconnecting = threading.Lock()
 
     @classmethod
-    def open(cls, config: Config) -> Project:
+    def open(cls, config: Config, *, degraded: bool = False) -> Project:
+        """Open every connection and load every model. With ``degraded``, a connection that
+        cannot be reached leaves its models unavailable instead of failing the whole project
+        (the server serves the others and retries with ``reconnect``)."""
         engines: dict[str, Engine] = {}
+        unreachable: dict[str, str] = {}
         try:
             for name, conn in config.connections.items():
-                engines[name] = open_engine(conn)
+                try:
+                    engines[name] = open_engine(conn)
+                except QueryError as exc:
+                    if not degraded:
+                        raise
+                    unreachable[name] = exc.message
             models = {}
-            snapshots = SnapshotStore(config.server.state_dir)
             for model_cfg in config.models.values():
-                engine = engines[model_cfg.connection]
-                conn = config.connections[model_cfg.connection]
-                semantic = load_model(
-                    model_cfg.path,
-                    name=model_cfg.name,
-                    dialect=engine.dialect,
-                    column_types=schema_lookup(engine),
-                    derived_types=derived_lookup(engine),
-                    schema=schema_source(conn, snapshots.read(conn, engine)),
-                )
-                models[model_cfg.id] = LoadedModel(model_cfg, semantic, engine)
+                if model_cfg.connection in unreachable:
+                    continue
+                models[model_cfg.id] = _load(config, model_cfg, engines[model_cfg.connection])
         except BaseException:
             for engine in engines.values():
                 engine.close()
             raise
-        return cls(config, engines, models)
+        return cls(config, engines, models, unreachable)
+
+    def reconnect(self) -> list[str]:
+        """Try the unreachable connections again; load the models of those that answer.
+        Returns the connections that came back."""
+        back: list[str] = []
+        with self._reconnecting:
+            for name in list(self.unreachable):
+                try:
+                    engine = open_engine(self.config.connections[name])
+                except QueryError as exc:
+                    self.unreachable[name] = exc.message
+                    continue
+                try:
+                    loaded = [
+                        _load(self.config, m, engine)
+                        for m in self.config.models.values()
+                        if m.connection == name
+                    ]
+                except BaseException:
+                    engine.close()
+                    raise
+                self.engines[name] = engine
+                for model in loaded:
+                    self.models[model.id] = model
+                del self.unreachable[name]
+                back.append(name)
+        return back
 
     def model(self, model_id: str) -> LoadedModel:
         found = self.models.get(model_id)
         if found is None:
+            for cfg in self.config.models.values():
+                if cfg.id == model_id and cfg.connection in self.unreachable:
+                    raise Unavailable(
+                        f"Model {cfg.name} is unavailable: its connection {cfg.connection} "
+                        f"could not be reached ({self.unreachable.get(cfg.connection, '')}); "
+                        "sluice retries in the background"
+                    )
             raise NotFound(f"Model {model_id} not found")
         return found
 
@@ -192,6 +240,21 @@ class Project:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _load(config: Config, model_cfg: ModelConfig, engine: Engine) -> LoadedModel:
+    """Load a model over its connection's schema layer (the stored snapshot, else read now)."""
+    conn = config.connections[model_cfg.connection]
+    snapshot = SnapshotStore(config.server.state_dir).read(conn, engine)
+    semantic = load_model(
+        model_cfg.path,
+        name=model_cfg.name,
+        dialect=engine.dialect,
+        column_types=schema_lookup(engine),
+        derived_types=derived_lookup(engine),
+        schema=schema_source(conn, snapshot),
+    )
+    return LoadedModel(model_cfg, semantic, engine)
 
 
 def schema_lookup(engine: Engine) -> ColumnTypes:

@@ -13,12 +13,13 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -26,9 +27,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
+from sluice.api.statedir import StateDirProbe
 from sluice.auth.tokens import ORGANIZATION, PERSONAL, Token
 from sluice.config import LOG_FORMATS, Config, UserConfig, load_config
 from sluice.errors import SluiceError
+from sluice.project import Project
 from sluice.replicas.state import open_token_store
 
 out = Console()
@@ -105,8 +108,9 @@ def _run_server(
     from sluice.observability.logs import configure
 
     configure(log_format, log_level)
+    project = _preflight(config, host, port)
     server_config = uvicorn.Config(
-        create_app(config),
+        create_app(config, project=project),
         host=host,
         port=port,
         log_level=log_level,
@@ -405,7 +409,13 @@ def keys_create(
         raise typer.Exit(2)
     if user is not None:
         user = _find_user(config, user, config_path)
-    expires = time.time() + expires_in_days * 86400 if expires_in_days else None
+    if expires_in_days is not None and not 0 < expires_in_days <= 36500:
+        err.print(
+            f"[red]--expires-in-days must be more than 0 and at most 36500; got "
+            f"{expires_in_days:g} (leave it out for a key that never expires)[/red]"
+        )
+        raise typer.Exit(2)
+    expires = time.time() + expires_in_days * 86400 if expires_in_days is not None else None
     try:
         with open_token_store(config.server) as store:
             secret, token = store.create(
@@ -520,6 +530,36 @@ def _state(token: Token) -> str:
 
 def _day(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _preflight(config: Config, host: str, port: int) -> Project:
+    """What would stop the server, found before it starts: each is one line naming the path or
+    port and the cause, and exit code 2 (never a traceback)."""
+    state_dir = config.server.state_dir
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"state_dir {state_dir} cannot be created: {exc.strerror or exc}")
+    problem = StateDirProbe(state_dir).problem()
+    if problem is not None:
+        _fail(f"state_dir {state_dir} cannot be written: {problem}")
+    try:
+        with socket.create_server((host, port), reuse_port=False):
+            pass
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    try:
+        return Project.open(config, degraded=True)
+    except SluiceError as exc:
+        _fail(exc.message)
+    except OSError as exc:
+        _fail(f"{exc.filename or 'the project'}: {exc.strerror or exc}")
+
+
+def _fail(message: str) -> NoReturn:
+    line = " ".join(message.split())  # one line, even for a model error listing its issues
+    err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
 
 
 def _load(path: Path) -> Config:

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from sluice.engines.duckdb import connect_sandboxed
 from tests.api.support import ApiClient, Keys, open_api
 
 ApiFactory = Callable[..., ApiClient]
@@ -44,6 +45,6 @@ def api_factory(tmp_path: Path, demo_db: Path) -> Iterator[ApiFactory]:
 @pytest.fixture(scope="session")
 def oracle(demo_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """Hand-written SQL runs here, on the same demo file the server reads."""
-    conn = duckdb.connect(str(demo_db), read_only=True)
+    conn = connect_sandboxed(str(demo_db))
     yield conn
     conn.close()

@@ -150,4 +150,7 @@ def test_an_oversized_body_is_400(api: ApiClient, keys: Keys) -> None:
     huge = {"query": {**OK_QUERY, "padding": "x" * (5 << 20)}}
     response = api.post("/api/v1/query/run", key=keys.org, json=huge)
     assert response.status_code == 400
-    assert response.json() == {"detail": "The request body is larger than 4 MB", "status": 400}
+    assert response.json() == {
+        "detail": "The request body is larger than 4 MB (server.max_body_mb)",
+        "status": 400,
+    }

@@ -33,7 +33,12 @@ def test_readyz_checks_the_store_and_every_connection(api: ApiClient) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ready" and body["store"] == "embedded"
-    assert set(body["checks"]) == {"job_store", "connection:warehouse", "connection:lab"}
+    assert set(body["checks"]) == {
+        "job_store",
+        "state_dir",
+        "connection:warehouse",
+        "connection:lab",
+    }
     assert all(check["status"] == "ok" for check in body["checks"].values())
 
 

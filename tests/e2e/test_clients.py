@@ -16,6 +16,7 @@ from omniframes import OmniSession
 from omniframes import functions as F
 
 from sluice.config import model_uuid
+from sluice.engines.duckdb import connect_sandboxed
 from sluice.results.arrow import decode_table
 from tests.api.support import ALICE, BOB, Keys
 from tests.e2e.conftest import Server
@@ -46,7 +47,7 @@ HEAVY_ORACLE = "SELECT SUM(hash(range) % 1000) FROM range(40000000)"
 
 @pytest.fixture(scope="module")
 def oracle(demo_db: Path) -> Any:
-    conn = duckdb.connect(str(demo_db), read_only=True)
+    conn = connect_sandboxed(str(demo_db))
     yield conn
     conn.close()
 

@@ -9,13 +9,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pytest
 
 from sluice.config import config_from_dict
 from sluice.demo.data import STEPS
 from sluice.demo.load import LoadError, load_demo_postgres
+from sluice.engines.duckdb import connect_sandboxed
 from sluice.engines.postgres import PostgresEngine, pg_type_to_data_type
 from sluice.errors import Cancelled, ConfigError, QueryError
 from sluice.project import open_engine
@@ -153,7 +153,7 @@ def test_load_demo_keeps_types_and_counts(postgres_engine: PostgresEngine, demo_
     assert by_column[("order_items", "created_at")] == "timestamp without time zone"
     assert by_column[("order_items", "status")] == "text"
     assert by_column[("users", "age")] == "integer"
-    source = duckdb.connect(str(demo_db), read_only=True)
+    source = connect_sandboxed(str(demo_db))
     try:
         for table in STEPS:
             want = source.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]

@@ -125,19 +125,21 @@ def keyed_postgres(postgres_url: str, demo_db: Path) -> Iterator[Any]:
 
     schema = f"{PG_SCHEMA}_keyed"
     load_demo_postgres(demo_db, postgres_url, schema)
-    engine = PostgresEngine(postgres_url, schema=schema, pool_size=2)
+    admin = PostgresEngine(postgres_url, schema=schema, pool_size=1, read_only=False)
+    engine = PostgresEngine(postgres_url, schema=schema, pool_size=2)  # read-only, as served
     try:
         for table, column in PRIMARY_KEYS.items():
-            engine.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({column})")
+            admin.execute(f"ALTER TABLE {table} ADD PRIMARY KEY ({column})")
         for table, column, ref, ref_column in FOREIGN_KEYS:
-            engine.execute(
+            admin.execute(
                 f"ALTER TABLE {table} ADD FOREIGN KEY ({column}) REFERENCES {ref} ({ref_column})"
                 " NOT VALID"
             )
         yield engine
     finally:
-        engine.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
         engine.close()
+        admin.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
+        admin.close()
 
 
 @pytest.fixture(scope="module")

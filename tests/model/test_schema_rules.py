@@ -222,30 +222,32 @@ def pg_two_schemas(postgres_url: str) -> Any:
     from tests.engines.services import PG_SCHEMA
 
     main, other = f"{PG_SCHEMA}_main", f"{PG_SCHEMA}_sales"
-    engine = PostgresEngine(postgres_url, schema=main, pool_size=1)
+    admin = PostgresEngine(postgres_url, schema=main, pool_size=1, read_only=False)
+    engine = PostgresEngine(postgres_url, schema=main, pool_size=1)  # read-only, as served
     try:
         for schema in (main, other):
-            engine.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
-            engine.execute(f"CREATE SCHEMA {quote_ident(schema)}")
-        engine.execute(
+            admin.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
+            admin.execute(f"CREATE SCHEMA {quote_ident(schema)}")
+        admin.execute(
             f"CREATE TABLE {quote_ident(main)}.accounts (id integer PRIMARY KEY, region text, "
             "opened_at timestamp, active boolean, opened_on date)"
         )
-        engine.execute(
+        admin.execute(
             f"CREATE TABLE {quote_ident(other)}.orders (id integer PRIMARY KEY, account_id integer"
             f" REFERENCES {quote_ident(main)}.accounts (id), amount numeric(10, 2))"
         )
-        engine.execute(
+        admin.execute(
             f"INSERT INTO {quote_ident(main)}.accounts VALUES (1, 'EMEA', now(), true, current_date), (2, 'APAC', now(), false, current_date)"
         )
-        engine.execute(
+        admin.execute(
             f"INSERT INTO {quote_ident(other)}.orders VALUES (10, 1, 5.5), (11, 1, 4.5), (12, 2, 1)"
         )
         yield engine, main, other
     finally:
-        for schema in (main, other):
-            engine.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
         engine.close()
+        for schema in (main, other):
+            admin.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
+        admin.close()
 
 
 def test_postgres_schemas_name_views_and_keys_relate_them(

@@ -80,13 +80,13 @@ def soundness_postgres() -> Iterator[Engine]:
     from sluice.engines.postgres import PostgresEngine
 
     try:
-        admin = PostgresEngine(POSTGRES_URL, connect_timeout_s=5, pool_size=1)
+        admin = PostgresEngine(POSTGRES_URL, connect_timeout_s=5, pool_size=1, read_only=False)
     except QueryError as exc:
         unavailable(f"PostgreSQL is not reachable: {exc}")
     admin.execute(f'DROP SCHEMA IF EXISTS "{PG_SCHEMA}" CASCADE')
     admin.execute(f'CREATE SCHEMA "{PG_SCHEMA}"')
     admin.close()
-    engine = PostgresEngine(POSTGRES_URL, schema=PG_SCHEMA, pool_size=2)
+    engine = PostgresEngine(POSTGRES_URL, schema=PG_SCHEMA, pool_size=2, read_only=False)
     try:
         for statement in statements():
             engine.execute(statement)

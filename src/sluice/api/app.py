@@ -27,6 +27,7 @@ from sluice.api.errors import http_exception_handler, unhandled_exception_handle
 from sluice.api.middleware import RequestMiddleware
 from sluice.api.openapi import openapi_document
 from sluice.api.state import Services
+from sluice.api.statedir import StateDirProbe
 from sluice.auth.principal import Authenticator
 from sluice.cache import CacheStore, InvalidCachePolicy, ResultCache, parse_ttl
 from sluice.compiler.types import CompiledQuery
@@ -49,17 +50,21 @@ def sluice_version() -> str:
         return "0+unknown"
 
 
-def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
+def create_app(
+    config: Config, *, clock: Clock = time.time, project: Project | None = None
+) -> Starlette:
     """The Omni-compatible query API for ``config``. Nothing opens until the lifespan starts.
 
     ``clock`` (epoch seconds) is what jobs and the result cache read the time from; tests pass
-    one they can move forward."""
+    one they can move forward. ``project``: one already opened (``sluice serve`` opens it
+    before the server starts, so a broken model is one line, not a traceback); the app owns
+    and closes it."""
 
     metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with _services(config, clock, metrics) as svc:
+        async with _services(config, clock, metrics, project) as svc:
             app.state.sluice = svc
             flight_server = None
             if config.server.flight_port:
@@ -124,9 +129,23 @@ def create_app(config: Config, *, clock: Clock = time.time) -> Starlette:
 
 
 @contextlib.asynccontextmanager
-async def _services(config: Config, clock: Clock, metrics: Metrics) -> AsyncIterator[Services]:
+async def _services(
+    config: Config, clock: Clock, metrics: Metrics, opened: Project | None = None
+) -> AsyncIterator[Services]:
     server = config.server
-    project = await asyncio.to_thread(Project.open, config)
+    project: Project = (
+        opened
+        if opened is not None
+        else await asyncio.to_thread(Project.open, config, degraded=True)
+    )
+    for name, why in project.unreachable.items():
+        log.error(
+            "connection %s could not be reached; its models are unavailable and sluice retries "
+            "every %g s: %s",
+            name,
+            server.reconnect_s,
+            why,
+        )
     stores = None
     try:
         check_cache_policies(project)
@@ -139,6 +158,7 @@ async def _services(config: Config, clock: Clock, metrics: Metrics) -> AsyncIter
             retention_s=server.result_retention_s,
             history_retention_s=server.history_retention_days * 86400,
             query_timeout_s=server.query_timeout_s,
+            orphan_timeout_s=server.orphan_timeout_s,
             result_memory_bytes=int(server.result_memory_mb * (1 << 20)),
             max_result_bytes=int(server.max_result_mb * (1 << 20)),
             cache=cache,
@@ -158,15 +178,33 @@ async def _services(config: Config, clock: Clock, metrics: Metrics) -> AsyncIter
         await jobs.start()
         if stores.replica_id:
             log.info("replica %s: jobs, cache and keys in Redis", stores.replica_id)
+        retry = asyncio.create_task(_reconnect(project, server.reconnect_s))
         try:
             timestamps = _model_timestamps(config)
-            yield Services(config, project, jobs, auth, timestamps, stores.kind)
+            probe = StateDirProbe(server.state_dir) if stores.kind == "embedded" else None
+            yield Services(config, project, jobs, auth, timestamps, stores.kind, probe)
         finally:
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
             await jobs.close(server.shutdown_grace_s)
     finally:
         if stores is not None:
             stores.close()  # the cache store too
         project.close()
+
+
+async def _reconnect(project: Project, every_s: float) -> None:
+    """Retry the connections that were unreachable at start until every one answers."""
+    while project.unreachable and every_s > 0:
+        await asyncio.sleep(every_s)
+        try:
+            back = await asyncio.to_thread(project.reconnect)
+        except Exception:
+            log.exception("reconnecting failed")
+            continue
+        for name in back:
+            log.info("connection %s is reachable again; its models serve", name)
 
 
 def open_result_cache(

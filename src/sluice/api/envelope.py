@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sluice.api.budgets import Budgets, check_query, check_text, loads
 from sluice.errors import BadRequest
 from sluice.query.spec import is_uuid
 
@@ -31,24 +32,23 @@ class RunEnvelope:
     format_results: bool = False
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("The request body is not valid JSON") from None
+def parse_json_object(raw: bytes, budgets: Budgets | None = None) -> dict[str, Any]:
+    body = loads(raw, budgets or Budgets())
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object")
     return body
 
 
-def parse_run_body(raw: bytes) -> RunEnvelope:
-    body = parse_json_object(raw)
+def parse_run_body(raw: bytes, budgets: Budgets | None = None) -> RunEnvelope:
+    budgets = budgets or Budgets()
+    body = parse_json_object(raw, budgets)
     query = body.get("query")
     if query is None:
         raise BadRequest("query is required")
     if not isinstance(query, dict):
         raise BadRequest("query must be an object")
     _check_query(query)
+    check_query(query, budgets)
 
     cache = body.get("cache", None)
     if cache is None:
@@ -119,13 +119,21 @@ def _non_empty(value: object) -> bool:
     return isinstance(value, list | dict) and len(value) > 0
 
 
+MAX_TIMEZONE_LENGTH = 64  # the longest IANA name is 32 characters
+
+
 def _timezone(value: object) -> str | None:
     if value is None:
         return None
+    if isinstance(value, str) and len(value) > MAX_TIMEZONE_LENGTH:
+        raise BadRequest(
+            f"timezone must be an IANA time zone name such as America/New_York; got "
+            f"{len(value)} characters (at most {MAX_TIMEZONE_LENGTH})"
+        )
     if isinstance(value, str) and value:
         try:
             zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             pass
         else:
             return value
@@ -151,6 +159,8 @@ def parse_job_ids(values: list[str], *, max_ids: int = 1000) -> list[str]:
             ids.extend(i.strip() for i in parsed)
         else:
             ids.extend(part.strip() for part in text.split(","))
+    for i in ids:
+        check_text(i, "job_ids")
     unique = list(dict.fromkeys(i for i in ids if i))
     if not unique:
         raise BadRequest(

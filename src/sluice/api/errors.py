@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from sluice.auth.principal import InvalidToken
 from sluice.auth.ratelimit import TooManyRequests
-from sluice.errors import SluiceError, UserError, http_status
+from sluice.errors import SluiceError, Unavailable, UserError, http_status
 from sluice.observability.logs import new_request_id, request_id
 
 log = logging.getLogger("sluice.api")
@@ -33,6 +33,8 @@ def error_response(err: SluiceError) -> Response:
     status = http_status(err)
     if isinstance(err, InvalidToken):
         return JSONResponse({"error": {"code": status, "message": err.message}}, status_code=status)
+    if isinstance(err, Unavailable):  # a 503 that says what and when to try again
+        return detail_response(status, err.message, {"Retry-After": str(err.retry_after_s)})
     if status >= 500 and not isinstance(err, UserError):
         return internal_error_response(err)
     headers = {"Retry-After": str(err.retry_after_s)} if isinstance(err, TooManyRequests) else None

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sluice.api.state import services
+from sluice.api.statedir import StateDirProbe
 from sluice.engines.base import CancelToken, Engine
 from sluice.observability.metrics import CONTENT_TYPE
 
@@ -35,11 +36,18 @@ async def readyz(request: Request) -> Response:
     svc = services(request)
     timeout = svc.config.server.ready_timeout_s
     checks: dict[str, Callable[[CancelToken], None]] = {"job_store": lambda _: svc.jobs.check()}
+    if svc.state_dir is not None:
+        checks["state_dir"] = lambda _: _writable(svc.state_dir)
     for name, engine in sorted(svc.project.engines.items()):
         checks[f"connection:{name}"] = _probe(engine)
     names = list(checks)
     results = await asyncio.gather(*(_run(checks[name], timeout) for name in names))
     report = dict(zip(names, results, strict=True))
+    for name, why in sorted(svc.project.unreachable.items()):
+        report[f"connection:{name}"] = {
+            "status": "error",
+            "error": f"unreachable since start, retrying: {why}",
+        }
     failing = [name for name, result in report.items() if result["status"] != "ok"]
     if failing:
         body = {"status": "not ready", "failing": failing, "checks": report}
@@ -50,6 +58,12 @@ async def readyz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     svc = services(request)
     return Response(svc.jobs.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def _writable(probe: StateDirProbe | None) -> None:
+    problem = probe.problem() if probe is not None else None
+    if problem is not None:
+        raise OSError(f"{probe.state_dir if probe else ''} cannot be written: {problem}")
 
 
 def _probe(engine: Engine) -> Callable[[CancelToken], None]:

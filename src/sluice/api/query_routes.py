@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from sluice.api.budgets import Budgets, check_text
 from sluice.api.envelope import RunEnvelope, parse_job_ids, parse_run_body
 from sluice.api.errors import detail_response, endpoint
 from sluice.api.ndjson import footer_line, header_line, ndjson_response
@@ -33,17 +36,31 @@ DOCUMENT_ERROR_STATUS = {
 }
 
 
+def budgets_of(svc: Services) -> Budgets:
+    s = svc.config.server
+    return Budgets(
+        max_body_mb=s.max_body_mb,
+        max_json_depth=s.max_json_depth,
+        max_fields=s.max_fields,
+        max_filter_values=s.max_filter_values,
+        max_filter_values_total=s.max_filter_values_total,
+        max_name_length=s.max_name_length,
+        max_sql_length=s.max_sql_length,
+    )
+
+
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refused with a 400 beyond ``limit`` bytes (before reading it all)."""
     declared = request.headers.get("content-length")
+    too_large = f"The request body is larger than {limit / (1 << 20):g} MB (server.max_body_mb)"
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(f"The request body is larger than {limit >> 20} MB")
+        raise BadRequest(too_large)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise BadRequest(f"The request body is larger than {limit >> 20} MB")
+            raise BadRequest(too_large)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -53,11 +70,16 @@ async def run_query(request: Request) -> Response:
     """Submit one job and hold the request for the run window (or until the job is done)."""
     svc = services(request)
     principal = await svc.principal(request)
-    envelope = parse_run_body(await read_body(request))
-    user = svc.auth.acting_user(
-        principal, request.query_params.get("userId"), envelope.body_user_id
-    )
-    svc.project.model(envelope.model_id)  # 404 before a job exists
+    budgets = budgets_of(svc)
+    raw = await read_body(request, int(budgets.max_body_mb * (1 << 20)))
+    envelope = parse_run_body(raw, budgets)
+    user_param = request.query_params.get("userId")
+    if user_param is not None:
+        check_text(user_param, "userId")
+    user = svc.auth.acting_user(principal, user_param, envelope.body_user_id)
+    svc.project.model(envelope.model_id)  # 404 (503 while its connection is down) before a job
+    if svc.state_dir is not None:  # no job id that would be lost
+        await asyncio.to_thread(svc.state_dir.require)
     job = JobRequest(
         organization_id=principal.organization_id,
         user=user,
@@ -153,6 +175,7 @@ async def cancel_job(request: Request) -> Response:
     svc = services(request)
     principal = await svc.principal(request)
     job_id = request.path_params["jobId"]
+    check_text(job_id, "jobId")
     note_job(job_id)
     line = await svc.jobs.cancel(principal.organization_id, job_id)
     if line is None:
@@ -167,6 +190,7 @@ async def job_status(request: Request) -> Response:
     svc = services(request)
     principal = await svc.principal(request)
     job_id = request.path_params["jobId"]
+    check_text(job_id, "jobId")
     note_job(job_id)
     found = await svc.jobs.status(principal.organization_id, job_id)
     if found is None:

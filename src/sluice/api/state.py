@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from sluice.api.statedir import StateDirProbe
 from sluice.auth.principal import Authenticator, Principal
 from sluice.config import Config
 from sluice.jobs.service import JobService
@@ -20,6 +21,7 @@ class Services:
     auth: Authenticator
     model_timestamps: dict[str, str] = field(default_factory=dict)
     store_kind: str = "embedded"  # "redis": replicas share jobs, cache, keys and rate limits
+    state_dir: StateDirProbe | None = None  # the embedded store's folder, probed for writes
 
     async def principal(self, request: Request) -> Principal:
         return await self.auth.authenticate(request.headers.get("authorization"))

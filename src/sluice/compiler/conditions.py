@@ -78,7 +78,9 @@ def condition(
             condition(x, sub, field=field, field_type=field_type, ctx=ctx, is_date=is_date)
             for sub in f.filters
         ]
-        positive = exp.paren(exp.and_(*parts) if f.conjunction == "AND" else exp.or_(*parts))
+        positive = exp.paren(
+            balanced(exp.And if f.conjunction == "AND" else exp.Or, parts), copy=False
+        )
     elif isinstance(f, NullFilter):
         positive = exp.Is(this=x.copy(), expression=exp.Null())
     elif isinstance(f, StringFilter):
@@ -128,7 +130,7 @@ def _string(x: exp.Expr, f: StringFilter) -> exp.Expr:
             tests.append(exp.EQ(this=tail, expression=lit(v)))
         else:  # SQL_LIKE: the value is a LIKE pattern on purpose
             tests.append(exp.Like(this=subject.copy(), expression=lit(v)))
-    return tests[0] if len(tests) == 1 else exp.paren(exp.or_(*tests))
+    return tests[0] if len(tests) == 1 else exp.paren(balanced(exp.Or, tests), copy=False)
 
 
 def _num(value: Decimal) -> exp.Expr:
@@ -238,3 +240,18 @@ def _user_attribute(
     if not literals:
         return exp.false()
     return exp.In(this=x.copy(), expressions=literals)
+
+
+def balanced(op: type[exp.And] | type[exp.Or], parts: list[exp.Expr]) -> exp.Expr:
+    """``a OP b OP c ...`` as a balanced tree: ``exp.or_(*parts)`` nests one level per part,
+    and every later pass over a tree thousands of levels deep costs quadratic time (or the
+    stack); this one is log2(n) deep and renders the same SQL."""
+    level = list(parts)
+    while len(level) > 1:
+        paired: list[exp.Expr] = [
+            op(this=level[i], expression=level[i + 1]) for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]

@@ -32,9 +32,9 @@ _ABS = re.compile(
 )
 _QUARTER = re.compile(r"^(\d{4})[ -]?q([1-4])$")
 _PERIOD = re.compile(rf"^(this|current|last|previous|next)\s+{_UNIT}$")
-_AGO = re.compile(rf"^(\d+)\s+(complete\s+)?{_UNIT}\s+(ago|from now)$")
+_AGO = re.compile(rf"^(\d{{1,9}})\s+(complete\s+)?{_UNIT}\s+(ago|from now)$")
 _FISCAL = re.compile(r"^fy\s*(\d{4})(?:[ -]?q([1-4]))?$")
-_DURATION = re.compile(rf"^(\d+)\s+{_UNIT}$")
+_DURATION = re.compile(rf"^(\d{{1,9}})\s+{_UNIT}$")
 
 
 class DateLiteralError(ValueError):
@@ -48,7 +48,18 @@ class Period:
 
 
 def add(moment: datetime, unit: str, n: int) -> datetime:
-    """``moment`` plus ``n`` units (months clamp the day, as calendars do)."""
+    """``moment`` plus ``n`` units (months clamp the day, as calendars do); a date outside the
+    years 1 to 9999 is a ``DateLiteralError``, never an overflow."""
+    try:
+        return _add(moment, unit, n)
+    except (OverflowError, ValueError):
+        raise DateLiteralError(
+            f"{n} {unit}s from {moment:%Y-%m-%d} is outside the dates sluice can filter on "
+            "(the years 1 to 9999)"
+        ) from None
+
+
+def _add(moment: datetime, unit: str, n: int) -> datetime:
     if unit in ("month", "quarter", "year"):
         months = n * {"month": 1, "quarter": 3, "year": 12}[unit]
         total = moment.month - 1 + months
@@ -89,6 +100,15 @@ def period(
     text: str, now: datetime, week_start: str = "monday", fiscal_month_offset: int = 0
 ) -> Period:
     """The period a literal names (a point in time is a one-second period)."""
+    try:
+        return _read_period(text, now, week_start, fiscal_month_offset)
+    except DateLiteralError:
+        raise
+    except (OverflowError, ValueError):  # 0000-01-01, 2024-02-30, ...
+        raise DateLiteralError(f"{text[:100]!r} is not a date sluice can filter on") from None
+
+
+def _read_period(text: str, now: datetime, week_start: str, fiscal_month_offset: int) -> Period:
     t = " ".join(text.strip().lower().split())
     if m := _FISCAL.match(t):
         start = add(datetime(int(m.group(1)), 1, 1), "month", fiscal_month_offset)

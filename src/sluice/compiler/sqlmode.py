@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import sqlglot
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from sluice.compiler.builder import StatementBuilder, join_expr, table_expr
 from sluice.compiler.fanout import Recount, check_fan_out
 from sluice.compiler.fields import FieldRef, field_meta_for, lookup
 from sluice.compiler.joins import JoinTree, implicit_tree, topic_tree
+from sluice.compiler.sandbox import check_raw, check_semantic
 from sluice.compiler.types import CompiledQuery, CompileOptions, FieldMeta
-from sluice.errors import Forbidden, PlanError, did_you_mean
+from sluice.errors import Forbidden, PlanError, SqlNotAllowed, did_you_mean
 from sluice.model.sql import Ref, TemplateError, parse_template, placeholder_index
 from sluice.model.types import Dimension, Measure, SemanticModel
 from sluice.query.spec import QuerySpec
@@ -33,14 +36,24 @@ NewBuild = Callable[
 def raw(
     model: SemanticModel, spec: QuerySpec, dialect: str, options: CompileOptions
 ) -> CompiledQuery:
-    """``rewriteSql: false``: the statement as written."""
+    """``rewriteSql: false``: the statement as written, once the parsed statement shows it is
+    one read-only query (``sluice.compiler.sandbox``)."""
     if not options.allow_raw_sql:
         raise Forbidden(
             "raw SQL (userEditedSQL with rewriteSql: false) is not allowed for this user; ask "
             "an administrator for the raw-SQL permission, or leave rewriteSql on"
         )
+    text = spec.user_edited_sql.strip().rstrip(";").strip()
+    try:
+        statements = sqlglot.parse(text, dialect=dialect)
+    except SqlglotError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PlanError(f"userEditedSQL cannot be parsed: {first[:300]}") from None
+    except RecursionError:
+        raise PlanError("userEditedSQL is nested too deeply") from None
+    check_raw(list(statements))
     return CompiledQuery(
-        sql=spec.user_edited_sql.strip().rstrip(";").strip(),
+        sql=text,
         dialect=dialect,
         fields=(),
         missing_fields=(),
@@ -62,12 +75,13 @@ def rewrite(
     except TemplateError as exc:
         raise PlanError(f"userEditedSQL: {exc}") from None
     if not isinstance(template.expr, exp.Query):
-        raise PlanError("userEditedSQL must be one SELECT statement")
+        raise SqlNotAllowed("userEditedSQL must be one SELECT statement")
     refs = template.refs
     relation = _relation(model, spec, template.expr, refs)
     topic = model.topics.get(relation)
     base = topic.base_view if topic else relation
     tree = topic_tree(model, topic) if topic else implicit_tree(model, base)
+    check_semantic(template.expr, _topic_tables(model, tree), _placeholder_tables(template.expr))
     try:
         b = new_build(tree, base, frozenset())
         resolved, metas = _resolve(model, template.expr.copy(), refs, b, relation)
@@ -163,6 +177,24 @@ def _relation(model: SemanticModel, spec: QuerySpec, root: exp.Expr, refs: tuple
         candidates = [*model.topics, *model.views]
         raise PlanError(f"userEditedSQL: no topic or view `{name}`{did_you_mean(name, candidates)}")
     return name
+
+
+def _topic_tables(model: SemanticModel, tree: JoinTree) -> frozenset[str]:
+    """The tables a semantic statement may name directly: those of the topic's views."""
+    names: set[str] = set()
+    for name in tree.order:
+        view = model.views.get(name)
+        if view is None or view.sql is not None:
+            continue
+        table = (view.table_name or view.name).lower()
+        names.add(f"{view.schema.lower()}.{table}" if view.schema else table)
+        if not view.schema:
+            names.add(table)
+    return frozenset(names)
+
+
+def _placeholder_tables(root: exp.Expr) -> frozenset[int]:
+    return frozenset(id(t) for t in root.find_all(exp.Table) if _table_placeholder(t) is not None)
 
 
 def _table_placeholder(table: exp.Table) -> int | None:

@@ -19,6 +19,7 @@ import duckdb
 import typer
 
 from sluice.demo.data import STEPS
+from sluice.engines.duckdb import connect_sandboxed
 from sluice.errors import SluiceError
 from sluice.extras import needs
 
@@ -56,9 +57,8 @@ def load_demo_postgres(
         raise LoadError(f"demo database {str(path)!r} does not exist")
     total = len(STEPS)
     counts: dict[str, int] = {}
-    source = duckdb.connect(str(path), read_only=True)
+    source = connect_sandboxed(path)
     try:
-        source.execute("SET enable_progress_bar = false")
         try:
             target = adbc_pg.connect(url, autocommit=False)
         except adbc_driver_manager.Error as exc:

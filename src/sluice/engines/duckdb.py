@@ -2,11 +2,21 @@
 
 One database handle per engine, one cursor per worker thread (DuckDB cursors are cheap
 duplicates of the connection and are not safe to share between threads). Read-only by default.
+
+Every connection is a sandbox set at connect time: external access is off (no file, glob, URL,
+``COPY``, ``ATTACH`` or extension install can touch the disk or the network), extensions are
+never auto-installed or auto-loaded, and the configuration is locked (``SET``, ``PRAGMA`` and
+``RESET`` fail), so neither a statement the SQL-mode check missed nor a future DuckDB function
+can read the server's files or change a setting for everyone. The database file itself is
+opened before the lock, so the engine still reads it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -15,6 +25,26 @@ import pyarrow as pa
 from sluice.engines.base import CancelToken
 from sluice.engines.types import TypeNames, names
 from sluice.errors import Cancelled, QueryError
+
+# The sandbox, set when the connection opens. Then the configuration is locked (``SET
+# lock_configuration``, last, so nothing can undo the rest): the engine locks it once its cursors
+# are made, ``connect_sandboxed`` at once. Every opener passes the same options, because DuckDB
+# shares one instance per file within a process and refuses a second connection that asks for
+# other ones.
+SANDBOX: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+}
+
+
+def connect_sandboxed(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a database file with the engine's sandbox, locked. Everything
+    that reads a warehouse file next to an engine uses this."""
+    conn = duckdb.connect(str(path), read_only=True, config=dict(SANDBOX))
+    _lock_configuration(conn)
+    return conn
 
 
 class DuckDBEngine:
@@ -26,76 +56,99 @@ class DuckDBEngine:
         *,
         read_only: bool = True,
         threads: int | None = None,
+        cursors: int = 8,
     ) -> None:
         target = str(database) if database is not None else ":memory:"
-        config: dict[str, str | bool | int | float | list[str]] = (
-            {"threads": threads} if threads else {}
-        )
+        config = dict(SANDBOX)
+        if threads:
+            config["threads"] = threads
         self._conn = duckdb.connect(
             target, read_only=read_only and target != ":memory:", config=config
         )
-        self._local = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
+        # Cursors are checked out, one statement at a time each (a DuckDB cursor is its own
+        # session and not safe to share between threads). Progress tracking is a per-session
+        # setting that a locked configuration refuses, so the pool is made, with progress on,
+        # before the lock; a cursor made after it (the pool ran dry) reports no progress.
+        self._all = [_tracking(self._conn.cursor()) for _ in range(max(1, cursors))]
+        self._idle = list(self._all)
+        _lock_configuration(self._conn)  # last: nothing can undo the rest
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
-        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            cur = self._idle.pop() if self._idle else None
         if cur is None:
             cur = self._conn.cursor()
-            # Track progress (for GET /query/jobs/{id}), without printing a bar.
-            cur.execute("SET enable_progress_bar = true")
-            cur.execute("SET enable_progress_bar_print = false")
-            self._local.cursor = cur
             with self._lock:
-                self._cursors.append(cur)
-        return cur
+                self._all.append(cur)
+        try:
+            yield cur
+        finally:
+            with self._lock:
+                self._idle.append(cur)
 
     def execute(self, sql: str, cancel: CancelToken | None = None) -> pa.Table:
-        cur = self._cursor()
-        if cancel is not None:
-            cancel.bind(cur.interrupt)
-            cancel.bind_progress(lambda: _progress(cur))
-        try:
-            table = cur.sql(sql).to_arrow_table()
-        except duckdb.InterruptException:
-            raise Cancelled("the query was cancelled") from None
-        except duckdb.Error as exc:
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled("the query was cancelled") from None
-            raise QueryError(str(exc)) from None
-        finally:
+        with self._cursor() as cur:
+            interrupter = _Interrupter(cur)
             if cancel is not None:
-                cancel.bind(None)
-                cancel.bind_progress(None)
+                cancel.bind(interrupter.fire)
+                cancel.bind_progress(lambda: _progress(cur))
+            try:
+                table = cur.sql(sql).to_arrow_table()
+            except duckdb.InterruptException:
+                raise Cancelled("the query was cancelled") from None
+            except duckdb.Error as exc:
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled("the query was cancelled") from None
+                raise QueryError(str(exc)) from None
+            finally:
+                interrupter.done()
+                if cancel is not None:
+                    cancel.bind(None)
+                    cancel.bind_progress(None)
         if cancel is not None and cancel.cancelled:
             raise Cancelled("the query was cancelled")
         return table
 
     def column_types(self, table: str, schema: str | None = None) -> dict[str, str]:
-        cur = self._cursor()
-        try:
-            rel = cur.table(f"{schema}.{table}" if schema else table)
-        except duckdb.Error as exc:
-            raise QueryError(str(exc)) from None
-        return {
-            name: TYPE_NAMES.data_type(str(t))
-            for name, t in zip(rel.columns, rel.types, strict=True)
-        }
+        with self._cursor() as cur:
+            try:
+                rel = cur.table(f"{schema}.{table}" if schema else table)
+            except duckdb.Error as exc:
+                raise QueryError(str(exc)) from None
+            return _column_types(rel)
 
     def query_types(self, sql: str) -> dict[str, str]:
         """Column types of an arbitrary SELECT (derived tables), without running it."""
-        rel = self._cursor().sql(sql)
-        return {
-            name: TYPE_NAMES.data_type(str(t))
-            for name, t in zip(rel.columns, rel.types, strict=True)
-        }
+        with self._cursor() as cur:
+            return _column_types(cur.sql(sql))
 
     def close(self) -> None:
         with self._lock:
-            for cur in self._cursors:
+            for cur in self._all:
                 cur.close()
-            self._cursors.clear()
+            self._all.clear()
+            self._idle.clear()
         self._conn.close()
+
+
+def _tracking(cur: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor that tracks its statement's progress (for GET /query/jobs/{id}), printing no
+    bar. DuckDB shares one database instance per file within a process: where another engine
+    has locked it already, the cursor is left as it is (no progress), never unlocked."""
+    try:
+        cur.execute("SET enable_progress_bar = true")
+        cur.execute("SET enable_progress_bar_print = false")
+    except duckdb.InvalidInputException:
+        pass  # the shared instance's configuration is locked: no progress for this cursor
+    return cur
+
+
+def _lock_configuration(conn: duckdb.DuckDBPyConnection) -> None:
+    ((locked,),) = conn.execute("SELECT current_setting('lock_configuration')").fetchall()
+    if not locked:
+        conn.execute("SET lock_configuration = true")
 
 
 def _progress(cur: duckdb.DuckDBPyConnection) -> float | None:
@@ -122,3 +175,71 @@ TYPE_NAMES = TypeNames(
         ),
     },
 )  # fmt: skip
+
+
+class _Interrupter:
+    """Interrupt one statement for sure. DuckDB forgets an interrupt that arrives before the
+    statement starts executing (while it is parsed and planned), so a cancel or a deadline could
+    leave it running for minutes holding its worker; once fired, this interrupts again, backing
+    off, until the statement has returned."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._cursor = cursor
+        self._running = True
+        self._lock = threading.Lock()
+
+    def fire(self) -> None:
+        if self._interrupt():
+            threading.Thread(
+                target=self._again, name="sluice-duckdb-interrupt", daemon=True
+            ).start()
+
+    def done(self) -> None:
+        with self._lock:
+            self._running = False
+
+    def _interrupt(self) -> bool:
+        with self._lock:
+            if self._running:
+                self._cursor.interrupt()
+            return self._running
+
+    def _again(self) -> None:
+        delay = 0.01
+        while True:
+            time.sleep(delay)
+            if not self._interrupt():
+                return
+            delay = min(delay * 2, 0.5)
+
+
+def _duck_type(name: str) -> str:
+    n = name.upper()
+    if n.startswith(("TIMESTAMP",)):
+        return "timestamp"
+    if n == "DATE":
+        return "date"
+    if n == "BOOLEAN":
+        return "boolean"
+    if n.startswith(("VARCHAR", "TEXT", "UUID", "STRING")):
+        return "string"
+    if n.startswith(
+        (
+            "TINYINT",
+            "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "HUGEINT",
+            "UTINYINT",
+            "USMALLINT",
+            "UINTEGER",
+            "UBIGINT",
+            "UHUGEINT",
+            "FLOAT",
+            "DOUBLE",
+            "DECIMAL",
+            "REAL",
+        )
+    ):
+        return "number"
+    return "unknown"

@@ -2,10 +2,13 @@
 
 A small pool of autocommit connections, bounded by ``pool_size``; each statement takes one,
 runs on its own cursor and gives it back. Every connection is set up once: the schema search
-path, ``TimeZone = UTC`` (results must not depend on the server's default), and
-``statement_timeout`` when a limit is configured. Cancel is PostgreSQL's out-of-band cancel
-request (``cursor.adbc_cancel()``), callable from any thread; the interrupted statement fails
-with SQLSTATE 57014, which becomes ``Cancelled`` (so does a statement timeout).
+path, ``TimeZone = UTC`` (results must not depend on the server's default),
+``default_transaction_read_only = on`` (every statement runs in a read-only transaction, so no
+statement can write, whatever the SQL-mode check let through; ``read_only=False`` is for the
+loader and tests only) and ``statement_timeout`` when a limit is configured. Cancel is
+PostgreSQL's out-of-band cancel request (``cursor.adbc_cancel()``), callable from any thread;
+the interrupted statement fails with SQLSTATE 57014, which becomes ``Cancelled`` (so does a
+statement timeout).
 
 ``NUMERIC`` has no fixed Arrow type: ADBC hands it over as text. ``NUMERIC(p, s)`` becomes
 ``decimal128(p, s)`` (p <= 38); an unbounded ``NUMERIC`` (``sum(bigint)``, ``avg(integer)``)
@@ -73,12 +76,15 @@ class PostgresEngine:
         pool_size: int = 4,
         statement_timeout_s: float = 0.0,
         connect_timeout_s: float = 10.0,
+        read_only: bool = True,
     ) -> None:
         if pool_size < 1:
             raise ConfigError(f"pool_size must be at least 1, got {pool_size}")
         self._uri, self.where = _connection_uri(url, password, connect_timeout_s)
         self.schema = schema
         setup = ["SET TimeZone = 'UTC'"]
+        if read_only:
+            setup.append("SET default_transaction_read_only = on")
         if schema:
             setup.append(f"SET search_path TO {quote_ident(schema)}")
         if statement_timeout_s > 0:

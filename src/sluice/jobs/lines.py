@@ -21,8 +21,30 @@ def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
+BAD_TEXT_MESSAGE = (
+    "This job's stored record holds text that is not valid Unicode (written by an older "
+    "version of sluice); run the query again"
+)
+
+
 def job_line(record: JobRecord, result_b64: bytes | None = None) -> bytes:
-    """The terminal line of ``record``; ``result_b64`` is required for a ``COMPLETE`` job."""
+    """The terminal line of ``record``; ``result_b64`` is required for a ``COMPLETE`` job.
+
+    A record holding text UTF-8 cannot encode (a lone surrogate stored by an older version,
+    before text was checked at the edge) is reported as a failed job, never an error."""
+    try:
+        return _job_line(record, result_b64)
+    except UnicodeEncodeError:
+        line = {
+            "job_id": record.id.encode("utf-8", "replace").decode(),
+            "status": "ERROR",
+            "error_type": "INTERNAL",
+            "error_message": BAD_TEXT_MESSAGE,
+        }
+        return dumps(line) + b"\n"
+
+
+def _job_line(record: JobRecord, result_b64: bytes | None) -> bytes:
     head: dict[str, Any] = {
         "job_id": record.id,
         "status": record.status.value,

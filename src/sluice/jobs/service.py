@@ -163,7 +163,7 @@ class _Live:
 
     __slots__ = (
         "cancel", "cancel_reason", "connection", "deadline", "done", "exposed", "flight",
-        "record", "request",
+        "orphan_timer", "record", "request", "watchers",
     )  # fmt: skip
 
     def __init__(
@@ -182,6 +182,8 @@ class _Live:
         self.deadline: asyncio.TimerHandle | None = None
         self.flight: Flight | None = None
         self.exposed = False  # its id left the server as still running
+        self.watchers = 0  # open /query/run and /query/wait requests naming it
+        self.orphan_timer: asyncio.TimerHandle | None = None  # armed while nobody watches
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +316,7 @@ class JobService:
         retention_s: float,
         history_retention_s: float = 30 * 86400.0,
         query_timeout_s: float = 0.0,
+        orphan_timeout_s: float = 0.0,
         result_memory_bytes: int = 256 << 20,
         max_result_bytes: int = 0,
         cache: ResultCache | None = None,
@@ -332,6 +335,9 @@ class JobService:
         self._retention_s = retention_s
         self._history_retention_s = history_retention_s
         self._query_timeout_s = query_timeout_s
+        # A running job nobody waits on for this long is cancelled (0: never). Embedded store
+        # only: with replicas a job may be waited on through another replica.
+        self._orphan_timeout_s = orphan_timeout_s if events is None else 0.0
         self._max_result_bytes = max_result_bytes
         self._result_cache = cache
         self._scope = scope
@@ -453,6 +459,7 @@ class JobService:
             return record
         if self._query_timeout_s > 0:
             live.deadline = loop.call_later(self._query_timeout_s, self._expire, live)
+        self._arm_orphan(live)
         self._pool.submit(self._work, live)
         return record
 
@@ -498,7 +505,11 @@ class JobService:
         record = self.submit(request)
         live = self._live[record.id]
         if timeout > 0:
-            await asyncio.wait([live.done], timeout=timeout)
+            self._watched([live])
+            try:
+                await asyncio.wait([live.done], timeout=timeout)
+            finally:
+                self._unwatched([live])
         if live.done.done():
             return record.id, live.done.result()
         await self.persist(record.id)
@@ -555,6 +566,8 @@ class JobService:
             else:
                 lines[job_id] = unknown_job_line(job_id)
         watches: dict[str, _RemoteWait] = {}
+        watched = [live for i in pending if (live := self._live.get(i)) is not None]
+        self._watched(watched)
         try:
             if misses:
                 if self._events is not None:  # before reading: no completion slips between
@@ -580,6 +593,7 @@ class JobService:
                 found, _ = await self._load_lines(organization_id, document_ids)
                 lines.update(found)
         finally:
+            self._unwatched(watched)
             for job_id, watch in watches.items():
                 self._unwatch(job_id, watch)
         ordered = [lines[job_id] for job_id in dict.fromkeys(job_ids) if job_id in lines]
@@ -1150,6 +1164,8 @@ class JobService:
         self._live.pop(record.id, None)
         if live.deadline is not None:
             live.deadline.cancel()
+        if live.orphan_timer is not None:
+            live.orphan_timer.cancel()
         self._finished_count[record.status].inc()
         self._unsaved[record.id] = _Finished(
             record.organization_id, record.finished_at or 0.0, outcome.line
@@ -1186,6 +1202,38 @@ class JobService:
             finished = self._unsaved.pop(job_id, None)
             if finished is not None and finished.line is not None:
                 self._cache.put(job_id, finished)
+
+    # -- orphans: running jobs nobody waits on ---------------------------------------------------
+
+    def _watched(self, lives: Sequence[_Live]) -> None:
+        for live in lives:
+            live.watchers += 1
+            if live.orphan_timer is not None:
+                live.orphan_timer.cancel()
+                live.orphan_timer = None
+
+    def _unwatched(self, lives: Sequence[_Live]) -> None:
+        for live in lives:
+            live.watchers -= 1
+            if live.watchers == 0:
+                self._arm_orphan(live)
+
+    def _arm_orphan(self, live: _Live) -> None:
+        if self._orphan_timeout_s > 0 and not live.done.done() and live.orphan_timer is None:
+            loop = self._require_loop()
+            live.orphan_timer = loop.call_later(self._orphan_timeout_s, self._orphaned, live)
+
+    def _orphaned(self, live: _Live) -> None:
+        live.orphan_timer = None
+        if live.watchers > 0 or live.done.done():
+            return
+        self.metrics.orphaned.inc()
+        self._kill(
+            live,
+            f"Nobody waited for this job for {self._orphan_timeout_s:g} s (no open /query/run "
+            "or /query/wait named it), so it was cancelled (server.orphan_timeout_s); run the "
+            "query again",
+        )
 
     def _expire(self, live: _Live) -> None:
         self._kill(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
 
 REF_PATTERN = re.compile(
     r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?(?:\[\s*([A-Za-z_]+)\s*\])?\s*\}"
@@ -56,24 +56,38 @@ def find_refs(sql: str) -> list[Ref]:
 
 
 def parse_template(sql: str, dialect: str) -> Template:
-    """Parse field SQL into a sqlglot tree with placeholder columns for its references."""
+    """Parse field SQL into a sqlglot tree with placeholder columns for its references.
+
+    A reference written inside a string literal (``'${users.id}'``) is text, not a reference:
+    the literal keeps it as written."""
     refs: list[Ref] = []
+    written: list[str] = []
 
     def swap(m: re.Match[str]) -> str:
         first, second, grain = m.group(1), m.group(2), m.group(3)
         refs.append(Ref(first, second, grain) if second else Ref(None, first, grain))
+        written.append(m.group(0))
         return f"{PLACEHOLDER}{len(refs) - 1}"
 
     text = REF_PATTERN.sub(swap, sql)
     if "${" in text:
         raise TemplateError(f"malformed reference in {sql!r}; write ${{field}} or ${{view.field}}")
     try:
-        expr = sqlglot.parse_one(text, dialect=dialect)
-    except ParseError as exc:
-        first = exc.errors[0]["description"] if exc.errors else str(exc)
-        raise TemplateError(f"cannot parse SQL {sql!r}: {first}") from None
-    if expr is None:
+        statements = [s for s in sqlglot.parse(text, dialect=dialect) if s is not None]
+    except SqlglotError as exc:
+        errors = getattr(exc, "errors", None)
+        first = errors[0]["description"] if errors else str(exc).splitlines()[0]
+        raise TemplateError(f"cannot parse SQL {_short(sql)}: {first}") from None
+    except RecursionError:
+        raise TemplateError(f"SQL {_short(sql)} is nested too deeply") from None
+    if not statements:
         raise TemplateError(f"empty SQL {sql!r}")
+    if len(statements) > 1:
+        raise TemplateError(f"expected one SQL statement, got {len(statements)}")
+    expr = statements[0]
+    for literal in expr.find_all(exp.Literal):
+        if literal.is_string and PLACEHOLDER in literal.this:
+            literal.set("this", _PLACED.sub(lambda m: _written(m, written), literal.this))
     return Template(expr, tuple(refs))
 
 
@@ -89,6 +103,18 @@ def template(sql: str, dialect: str) -> Template:
 def derived_query(sql: str, dialect: str) -> exp.Expr:
     """A derived-table view's ``sql``, parsed once by value; shared, never mutated."""
     return sqlglot.parse_one(sql, dialect=dialect)
+
+
+_PLACED = re.compile(re.escape(PLACEHOLDER) + r"(\d+)")
+
+
+def _written(m: re.Match[str], written: list[str]) -> str:
+    index = int(m.group(1))
+    return written[index] if index < len(written) else m.group(0)
+
+
+def _short(sql: str) -> str:
+    return repr(sql) if len(sql) <= 200 else repr(sql[:200]) + "..."
 
 
 def placeholder_index(node: exp.Expr) -> int | None:

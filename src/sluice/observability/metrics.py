@@ -71,7 +71,8 @@ class Metrics:
         )
         self.orphaned = Counter(
             "sluice_jobs_orphaned",
-            "Jobs this replica failed because the replica running them stopped (lease expired)",
+            "Jobs failed because nobody was left for them: the replica running them stopped "
+            "(lease expired), or nobody waited on them (server.orphan_timeout_s)",
             registry=r,
         )
         self._hit = self.cache.labels("hit")

@@ -82,8 +82,9 @@ def _string(text: str) -> Filter:
         (negative if neg else positive).append(f)
     if not positive and not negative:
         raise FilterSyntaxError("an empty filter expression")
+    # One pass each (a membership test against ``equals`` made 16,000 values take 18 s).
     equals = [f for f in positive if isinstance(f, StringFilter) and f.kind == "EQUALS"]
-    others = [f for f in positive if f not in equals]
+    others = [f for f in positive if not (isinstance(f, StringFilter) and f.kind == "EQUALS")]
     if len(equals) > 1:
         merged = tuple(v for f in equals for v in f.values)  # type: ignore[attr-defined]
         others.insert(0, StringFilter(is_negative=False, kind="EQUALS", values=merged))
