@@ -5,7 +5,7 @@ For a plain-string filter (``a,b,c,...``), a typed ``EQUALS`` filter and a typed
 filter, it compiles the query with N, 2N, 4N and 8N values and prints each time and the ratio
 to the previous size, measured in this run. Linear is a ratio near 2; quadratic, near 4.
 
-    .venv/bin/python bench/compile_scaling.py [--start 1000] [--runs 3]
+    .venv/bin/python bench/compile_scaling.py [--start 1000] [--runs 3] [--smoke]
 """
 
 from __future__ import annotations
@@ -66,7 +66,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--start", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="tiny and once: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke mode: 50 values and up, one run; the figures mean nothing")
+        args.start, args.runs = 50, 1
+    print("path: compile only, in process (no server, no warehouse, no cache)")
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "demo.duckdb"
         generate_demo_data(db, 0.001)

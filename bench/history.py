@@ -11,7 +11,7 @@
 
 Nothing is asserted: numbers are printed.
 
-    .venv/bin/python bench/history.py [--scale 0.2] [--jobs 100000] [--runs 7]
+    .venv/bin/python bench/history.py [--scale 0.2] [--jobs 100000] [--runs 7] [--smoke]
 """
 
 from __future__ import annotations
@@ -129,7 +129,12 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.2)
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="tiny and once: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke mode: a tiny warehouse and history, one run; the figures mean nothing")
+        args.scale, args.jobs, args.runs = 0.005, 3000, 1
+    print("path: (a) DuckDB statements in process; (b), (c), (d) the job store only (no server)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         db = folder / "shop.duckdb"

@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> None:
 def drop_schema(url: str, schema: str) -> None:
     from sluice.engines.postgres import PostgresEngine, quote_ident
 
-    engine = PostgresEngine(url)
+    engine = PostgresEngine(url, read_only=False)  # served engines are read-only
     try:
         engine.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
     finally:
