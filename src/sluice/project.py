@@ -40,6 +40,7 @@ class LoadedModel:
     config: ModelConfig
     semantic: SemanticModel
     engine: Engine
+    schema_taken_at: float | None = None  # when the schema layer's snapshot was read
 
     @property
     def id(self) -> str:
@@ -254,7 +255,7 @@ def _load(config: Config, model_cfg: ModelConfig, engine: Engine) -> LoadedModel
         derived_types=derived_lookup(engine),
         schema=schema_source(conn, snapshot),
     )
-    return LoadedModel(model_cfg, semantic, engine)
+    return LoadedModel(model_cfg, semantic, engine, snapshot.taken_at)
 
 
 def schema_lookup(engine: Engine) -> ColumnTypes:

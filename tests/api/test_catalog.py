@@ -82,24 +82,59 @@ def test_topic_list(api: ApiClient, keys: Keys) -> None:
 
 
 def test_topic_detail_has_typed_fields_and_relationships(api: ApiClient, keys: Keys) -> None:
+    """The shapes of omni-model-api.md §6: short field names, qualified names beside them,
+    views with their tables and keys, the join path to each view, Omni's relationship keys."""
     body = api.get(f"/api/v1/models/{api.model_id()}/topic/order_items", key=keys.org).json()
     topic = body["topic"]
     assert body["success"] is True and topic["name"] == "order_items"
     views = {v["name"]: v for v in topic["views"]}
     assert {"order_items", "users", "inventory_items", "products"} <= set(views)
-    measures = {f["field_name"]: f for f in views["order_items"]["measures"]}
+    measures = {f["fully_qualified_name"]: f for f in views["order_items"]["measures"]}
     revenue = measures["order_items.total_sale_price"]
-    assert set(revenue) == FIELD_KEYS
-    assert revenue["data_type"] == "NUMBER" and revenue["aggregate_type"] == "sum"
+    assert set(revenue) == FIELD_KEYS | {"type"}
+    assert revenue["field_name"] == "total_sale_price"
+    assert revenue["view_name"] == "order_items"
+    assert revenue["type"] == "aggregation" and revenue["aggregate_type"] == "SUM"
+    assert revenue["data_type"] == "NUMBER"
     assert revenue["format"] == {"value": "usdcurrency_2"} and revenue["is_dimension"] is False
-    dims = {f["field_name"]: f for f in views["order_items"]["dimensions"]}
-    assert dims["order_items.created_at"]["data_type"] == "TIMESTAMP"
+    dims = {f["fully_qualified_name"]: f for f in views["order_items"]["dimensions"]}
+    created = dims["order_items.created_at"]
+    assert created["field_name"] == "created_at" and created["data_type"] == "TIMESTAMP"
+    assert {"raw", "date", "month", "year"} <= set(created["time_frames"])
     assert dims["order_items.status"]["is_dimension"] is True
+    assert dims["order_items.status"]["time_frames"] == []
+    order_items, users_view = views["order_items"], views["users"]
+    assert order_items["table_name"] == "order_items" and order_items["primary_key"] == "id"
+    assert users_view["primary_key"] == "id" and "schema" in users_view
+    assert topic["join_via_map"]["users"] == ["order_items"]
+    assert topic["join_via_map"]["products"] == ["order_items", "inventory_items"]
+    assert topic["base_view_name"] == "order_items"
+    assert isinstance(topic["default_filters"], dict)
+    assert isinstance(topic["always_where_filters"], dict)
     edges = {(r["left_view_name"], r["right_view_name"]): r for r in topic["relationships"]}
     users = edges[("order_items", "users")]
-    assert users["relationship_type"] == "many_to_one" and users["join_type"] == "always_left"
+    assert users["type"] == "MANY_TO_ONE" and users["join_type"] == "ALWAYS_LEFT"
+    assert users["relationship_type"] == "many_to_one" and users["id"]
     assert "users.id" in users["sql"] or "${users.id}" in users["sql"]
     assert ("inventory_items", "products") in edges
+    assert topic["schema_refreshed_at"].endswith("Z")
+
+
+def test_summary_fields_use_short_field_names(api: ApiClient, keys: Keys) -> None:
+    query = {
+        "modelId": api.model_id(),
+        "join_paths_from_topic_name": "order_items",
+        "fields": ["order_items.created_at[month]", "users.state", "order_items.count"],
+        "limit": 5,
+    }
+    lines = api.run(query, key=keys.org)
+    fields = lines[1]["summary"]["fields"]
+    assert set(fields) == set(query["fields"])  # keyed as requested
+    assert fields["users.state"]["field_name"] == "state"
+    assert fields["users.state"]["fully_qualified_name"] == "users.state"
+    month = fields["order_items.created_at[month]"]
+    assert month["field_name"] == "created_at[month]"
+    assert month["fully_qualified_name"] == "order_items.created_at[month]"
 
 
 def test_an_unknown_topic_is_404(api: ApiClient, keys: Keys) -> None:

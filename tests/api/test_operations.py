@@ -40,6 +40,10 @@ def test_readyz_checks_the_store_and_every_connection(api: ApiClient) -> None:
         "connection:lab",
     }
     assert all(check["status"] == "ok" for check in body["checks"].values())
+    # when each model's schema layer was read from its warehouse, and how long ago
+    assert set(body["schema"]) >= {"ecommerce"}
+    assert body["schema"]["ecommerce"]["refreshed_at"].endswith("Z")
+    assert body["schema"]["ecommerce"]["age_s"] >= 0
 
 
 def test_metrics_after_some_queries(api_factory: ApiFactory) -> None:

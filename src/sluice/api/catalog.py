@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sluice.compiler import field_meta
@@ -88,6 +90,10 @@ def models_page(
     }
 
 
+def iso_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
 def _page_size(raw: str | None) -> int:
     if raw is None:
         return 20
@@ -145,7 +151,11 @@ def _topic_head(topic: Topic) -> dict[str, Any]:
     }
 
 
-def topic_detail(model: SemanticModel, name: str) -> dict[str, Any]:
+def topic_detail(
+    model: SemanticModel, name: str, *, schema_taken_at: float | None = None
+) -> dict[str, Any]:
+    """``GET /models/{id}/topic/{name}``: the topic, its views and fields, its relationships and
+    the path to each view (``omni-model-api.md`` §6)."""
     topic = model.topics.get(name)
     if topic is None:
         raise NotFound(f"Topic {name} not found")
@@ -155,41 +165,88 @@ def topic_detail(model: SemanticModel, name: str) -> dict[str, Any]:
     detail = {
         **_topic_head(topic),
         "default_row_limit": topic.default_row_limit,
+        "default_filters": _filters(topic.default_filters),
+        "always_where_filters": _filters(topic.always_where_filters),
+        "join_via_map": _join_via_map(topic),
         "views": views,
         "relationships": _relationships(model, topic.base_view, topic.joins),
     }
+    if schema_taken_at is not None:  # when the schema layer under the model was read
+        detail["schema_refreshed_at"] = iso_time(schema_taken_at)
     return {"success": True, "topic": detail}
 
 
-def _topic_view(model: SemanticModel, topic: Topic, view: View) -> dict[str, Any]:
-    def fields(names: Sequence[str]) -> list[dict[str, Any]]:
-        return [
-            field_meta(model, f"{view.name}.{n}").summary()
-            for n in names
-            if topic is None or topic.admits(view.name, n)
-        ]
+def _filters(filters: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    return {name: _describe(f) for name, f in filters}
 
-    dimensions = fields(list(view.dimensions))
-    for dim in dimensions:  # the grains a time dimension offers (a sluice addition)
-        if dim["data_type"] in ("TIMESTAMP", "DATE"):
-            name = dim["field_name"].split(".", 1)[1]
-            dim["timeframes"] = list(view.dimensions[name].timeframes)
+
+def _describe(value: Any) -> Any:
+    """A filter, as JSON: its dataclass fields (the catalog shows what the topic applies)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            "type": type(value).__name__,
+            **{f.name: _describe(getattr(value, f.name)) for f in dataclasses.fields(value)},
+        }
+    if isinstance(value, tuple | list):
+        return [_describe(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _join_via_map(topic: Topic) -> dict[str, list[str]]:
+    """Each joined view -> the views on the path to it from the base view (base first)."""
+    out: dict[str, list[str]] = {}
+
+    def walk(joins: Sequence[TopicJoin], path: list[str]) -> None:
+        for join in joins:
+            out[join.view] = list(path)
+            walk(join.children, [*path, join.view])
+
+    walk(topic.joins, [topic.base_view])
+    return out
+
+
+def _topic_view(model: SemanticModel, topic: Topic, view: View) -> dict[str, Any]:
+    def admitted(names: Sequence[str]) -> list[str]:
+        return [n for n in names if topic.admits(view.name, n)]
+
+    key = view.primary_key
     return {
         "name": view.name,
         "label": view.label,
         "description": view.description,
         "hidden": view.hidden,
-        "dimensions": dimensions,
-        "measures": fields(list(view.measures)),
+        "table_name": view.table_name,
+        "schema": view.schema,
+        "primary_key": key.name if key is not None else None,
+        "dimensions": [_dimension(model, view, n) for n in admitted(list(view.dimensions))],
+        "measures": [_measure(model, view, n) for n in admitted(list(view.measures))],
         "filter_only_fields": [_filter_field(view, n) for n in view.filter_fields],
     }
+
+
+def _dimension(model: SemanticModel, view: View, name: str) -> dict[str, Any]:
+    field = field_meta(model, f"{view.name}.{name}").summary()
+    dim = view.dimensions[name]
+    field["time_frames"] = list(dim.timeframes) if dim.is_time else []
+    field["timeframes"] = field["time_frames"]  # the playground's older name, kept
+    return field
+
+
+def _measure(model: SemanticModel, view: View, name: str) -> dict[str, Any]:
+    field = field_meta(model, f"{view.name}.{name}").summary()
+    field["type"] = "aggregation"
+    aggregate = view.measures[name].aggregate_type
+    field["aggregate_type"] = aggregate.upper() if aggregate else None
+    return field
 
 
 def _filter_field(view: View, name: str) -> dict[str, Any]:
     """A filter-only field: the summary keys, from its definition (it cannot be selected)."""
     dim = view.filter_fields[name]
     return {
-        "field_name": f"{view.name}.{name}",
+        "field_name": name,
         "fully_qualified_name": f"{view.name}.{name}",
         "view_name": view.name,
         "label": dim.label,
@@ -212,12 +269,13 @@ def _relationships(
             rel, seen_from_parent = found
             out.append(
                 {
-                    "join_type": rel.join_type,
+                    "id": f"{rel.join_from_view}->{rel.join_to_view}",
+                    "join_type": rel.join_type.upper(),
                     "sql": rel.on_sql,
                     "left_view_name": parent,
                     "right_view_name": join.view,
                     "relationship_type": seen_from_parent,
-                    "type": seen_from_parent,
+                    "type": seen_from_parent.upper(),
                 }
             )
         out.extend(_relationships(model, join.view, join.children))

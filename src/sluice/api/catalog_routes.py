@@ -10,6 +10,7 @@ from sluice.api.errors import endpoint
 from sluice.api.state import services
 from sluice.errors import BadRequest, NotFound
 from sluice.model.types import SemanticModel
+from sluice.project import LoadedModel
 from sluice.query.spec import is_uuid
 
 
@@ -51,8 +52,10 @@ async def list_topics(request: Request) -> Response:
 
 @endpoint
 async def get_topic(request: Request) -> Response:
-    model = await _model(request)
-    return JSONResponse(catalog.topic_detail(model, request.path_params["topicName"]))
+    loaded = await _loaded(request)
+    name = request.path_params["topicName"]
+    detail = catalog.topic_detail(loaded.semantic, name, schema_taken_at=loaded.schema_taken_at)
+    return JSONResponse(detail)
 
 
 @endpoint
@@ -61,9 +64,13 @@ async def list_views(request: Request) -> Response:
 
 
 async def _model(request: Request) -> SemanticModel:
+    return (await _loaded(request)).semantic
+
+
+async def _loaded(request: Request) -> LoadedModel:
     svc = services(request)
     await svc.principal(request)
     model_id = str(request.path_params["modelId"]).lower()
     if not is_uuid(model_id):
         raise NotFound(f"Model {request.path_params['modelId']} not found")
-    return svc.project.model(model_id).semantic
+    return svc.project.model(model_id)

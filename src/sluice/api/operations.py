@@ -3,8 +3,9 @@
 * ``GET /healthz``: liveness, 200 as long as the process serves requests;
 * ``GET /readyz``: readiness, the job store (SQLite or Redis) and every connection's warehouse
   each answer a trivial query within ``server.ready_timeout_s``; 200
-  ``{"status": "ready", "checks": {...}}``, or 503 ``{"status": "not ready", "failing": [...],
-  "checks": {...}}`` naming each failing check and why;
+  ``{"status": "ready", "checks": {...}, "schema": {...}}``, or 503 ``{"status": "not ready",
+  "failing": [...], "checks": {...}, "schema": {...}}`` naming each failing check and why;
+  ``schema`` gives each model's schema-layer snapshot time and age;
 * ``GET /metrics``: Prometheus text format (``sluice.observability.metrics``).
 
 ``GET /health`` (liveness) stays for existing clients.
@@ -14,16 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from sluice.api.catalog import iso_time
 from sluice.api.state import services
 from sluice.api.statedir import StateDirProbe
 from sluice.engines.base import CancelToken, Engine
 from sluice.observability.metrics import CONTENT_TYPE
+from sluice.project import LoadedModel
 
 PROBE_SQL = "SELECT 1"
 
@@ -49,10 +52,25 @@ async def readyz(request: Request) -> Response:
             "error": f"unreachable since start, retrying: {why}",
         }
     failing = [name for name, result in report.items() if result["status"] != "ok"]
+    schema = _schema_ages(svc.project.models.values(), time.time())
     if failing:
-        body = {"status": "not ready", "failing": failing, "checks": report}
+        body = {"status": "not ready", "failing": failing, "checks": report, "schema": schema}
         return JSONResponse(body, status_code=503)
-    return JSONResponse({"status": "ready", "store": svc.store_kind, "checks": report})
+    body = {"status": "ready", "store": svc.store_kind, "checks": report, "schema": schema}
+    return JSONResponse(body)
+
+
+def _schema_ages(models: Iterable[LoadedModel], now: float) -> dict[str, Any]:
+    """Per model, when its schema layer's snapshot was read and how old it is (informational:
+    an old snapshot is not a failure; ``sluice refresh`` reads the warehouse again)."""
+    return {
+        loaded.config.name: {
+            "refreshed_at": iso_time(loaded.schema_taken_at),
+            "age_s": round(now - loaded.schema_taken_at, 1),
+        }
+        for loaded in models
+        if loaded.schema_taken_at is not None
+    }
 
 
 async def metrics(request: Request) -> Response:

@@ -37,12 +37,17 @@ class FieldMeta:
 
     @property
     def fully_qualified_name(self) -> str:
-        base = f"{self.view_name}.{self.name}"
-        return f"{base}[{self.grain}]" if self.grain else base
+        return f"{self.view_name}.{self.short_name}"
+
+    @property
+    def short_name(self) -> str:
+        """The name within its view, grain included (``created_at[month]``), as Omni's
+        ``field_name`` is."""
+        return f"{self.name}[{self.grain}]" if self.grain else self.name
 
     def summary(self) -> dict[str, Any]:
         return {
-            "field_name": self.field_name,
+            "field_name": self.short_name,
             "fully_qualified_name": self.fully_qualified_name,
             "view_name": self.view_name,
             "label": self.label,
