@@ -125,7 +125,9 @@ async function loadTopic(name) {
   ui.fields = new Map();
   for (const view of topic.views) {
     for (const f of [...view.dimensions, ...view.measures]) {
-      ui.fields.set(f.field_name, { ...f, viewLabel: view.label || view.name });
+      // The catalog's field_name is the short name (Omni's); queries name view.field.
+      const qualified = f.fully_qualified_name || `${view.name}.${f.field_name}`;
+      ui.fields.set(qualified, { ...f, field_name: qualified, viewLabel: view.label || view.name });
     }
   }
   $("topic-description").textContent = topic.description || "";
