@@ -102,32 +102,47 @@ def validate(
 ) -> None:
     """Validate a model: every problem with its file and line. Exits 1 on errors."""
     from sluice.engines.duckdb import DuckDBEngine
+    from sluice.engines.introspect import introspect
     from sluice.model import check_model
+    from sluice.model.schema import SCHEMA_FILE_PREFIX, SchemaSource
+    from sluice.models.snapshots import SnapshotStore, schema_source
     from sluice.project import open_engine, schema_lookup
 
     if not path.exists():
         _fail(f"{path}: no such file or folder (give a model folder or a sluice.yaml)", 2)
-    targets: list[tuple[Path, Engine | None, str]] = []
+    targets: list[tuple[Path, Engine | None, str, SchemaSource | None]] = []
     engines: list[Engine] = []
     try:
         if path.is_file():
             config = load_config(path)
+            snapshots = SnapshotStore(config.server.state_dir)
             for model in config.models.values():
-                engine = open_engine(config.connections[model.connection])
+                conn = config.connections[model.connection]
+                engine = open_engine(conn)
                 engines.append(engine)
-                targets.append((model.path, engine, engine.dialect))
+                targets.append(
+                    (
+                        model.path,
+                        engine,
+                        engine.dialect,
+                        schema_source(conn, snapshots.read(conn, engine)),
+                    )
+                )
         else:
             duck = DuckDBEngine(database) if database else None
             if duck is not None:
                 engines.append(duck)
-            targets.append((path, duck, "duckdb"))
+            layer = SchemaSource(introspect(duck)) if duck is not None else None
+            targets.append((path, duck, "duckdb", layer))
         errors = 0
-        for folder, target_engine, dialect in targets:
+        for folder, target_engine, dialect, schema in targets:
             lookup = schema_lookup(target_engine) if target_engine is not None else None
-            _, issues = check_model(folder, dialect=dialect, column_types=lookup)
+            _, issues = check_model(folder, dialect=dialect, column_types=lookup, schema=schema)
             for issue in sorted(issues, key=lambda i: (i.file, i.line)):
                 color = "red" if issue.severity == "error" else "yellow"
                 where = f"{folder / issue.file}:{issue.line}" if issue.line else str(folder)
+                if issue.file.startswith(SCHEMA_FILE_PREFIX):  # a generated view: no file
+                    where = issue.file
                 console.print(
                     Text.assemble((where, color), f": {issue.severity}: {issue.message}"),
                     highlight=False,
@@ -247,6 +262,12 @@ def _register_server_commands() -> None:
     server_cli.register(app)
 
 
+def _register_schema_commands() -> None:
+    from sluice.schema_cli import register
+
+    register(app)
+
+
 def _register_load_demo() -> None:
     from sluice.demo.load import register_load_demo
 
@@ -254,6 +275,7 @@ def _register_load_demo() -> None:
 
 
 _register_server_commands()
+_register_schema_commands()
 _register_load_demo()
 
 
