@@ -145,6 +145,25 @@ class Project:
                 back.append(name)
         return back
 
+    def refresh(self, model_id: str) -> list[LoadedModel]:
+        """Read the model's warehouse again (a fresh schema snapshot, stored) and load every
+        model on that connection over it; each new version replaces the old for new queries
+        (a query in flight keeps the version it compiled against). Raises ``QueryError`` when
+        the warehouse cannot answer, and ``ModelError`` when a model no longer loads (the old
+        versions keep serving)."""
+        loaded = self.model(model_id)
+        name = loaded.config.connection
+        conn = self.config.connections[name]
+        SnapshotStore(self.config.server.state_dir).read(conn, loaded.engine, fresh=True)
+        fresh = [
+            _load(self.config, m, loaded.engine)
+            for m in self.config.models.values()
+            if m.connection == name and m.id in self.models
+        ]
+        for model in fresh:  # all loaded first: a model that fails leaves every one as it was
+            self.models[model.id] = model
+        return fresh
+
     def model(self, model_id: str) -> LoadedModel:
         found = self.models.get(model_id)
         if found is None:

@@ -22,7 +22,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sluice.api import catalog_routes, history_routes, operations, query_routes, web
+from sluice.api import (
+    catalog_routes,
+    history_routes,
+    operations,
+    query_routes,
+    refresh_routes,
+    web,
+)
 from sluice.api.errors import http_exception_handler, unhandled_exception_handler
 from sluice.api.middleware import RequestMiddleware
 from sluice.api.openapi import openapi_document
@@ -106,6 +113,8 @@ def create_app(
             methods=["GET"],
         ),
         Route("/api/v1/models/{modelId}/view", catalog_routes.list_views, methods=["GET"]),
+        Route("/api/v1/models/{modelId}/refresh", refresh_routes.refresh_model, methods=["POST"]),
+        Route("/api/v1/jobs/{jobId}/status", refresh_routes.job_status, methods=["GET"]),
     ]
     for prefix in ("/api/v1", "/api/unstable"):
         routes.append(Route(f"{prefix}/query/run", query_routes.run_query, methods=["POST"]))
