@@ -114,7 +114,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 def test_the_readme_blocks_are_all_known() -> None:
     """A new block must get a check below (or be an install block)."""
     assert len(install_blocks()) == 2
-    assert len(usage_blocks()) == 8, [b.line for b in usage_blocks()]
+    assert len(usage_blocks()) == 9, [b.line for b in usage_blocks()]
 
 
 def test_first_curl_returns_twelve_full_months_as_csv(site: Site) -> None:
@@ -144,6 +144,14 @@ def test_other_commands(site: Site) -> None:
     assert (site.folder / "shop.duckdb").is_file()
     assert "ok" in out and "row(s)" in out
     assert "SELECT" in out.upper()
+
+
+def test_init_on_your_own_file(site: Site) -> None:
+    if not (site.folder / "shop.duckdb").exists():
+        site.sh(one(r"sluice demo-data"))  # the README makes shop.duckdb just above
+    out = site.sh(one(r"sluice init"))
+    assert "wrote" in out and "topics: events, order_items" in out
+    assert "ok" in out and "row(s)" in out
 
 
 def test_api_keys(site: Site) -> None:

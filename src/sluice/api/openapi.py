@@ -313,6 +313,25 @@ _SCHEMAS: dict[str, Any] = {
             "views": {"type": "array", "items": {"type": "object"}},
         },
     },
+    "RefreshStarted": {
+        "type": "object",
+        "required": ["jobId", "modelId", "status"],
+        "properties": {
+            "jobId": {"type": "string", "format": "uuid"},
+            "modelId": {"type": "string", "format": "uuid"},
+            "status": {"type": "string", "enum": ["running"]},
+        },
+    },
+    "JobStatus": {
+        "type": "object",
+        "required": ["job_id", "job_type", "status"],
+        "properties": {
+            "job_id": {"type": "string"},
+            "job_type": {"type": "string", "enum": ["refresh_schema"]},
+            "status": {"type": "string", "enum": ["RUNNING", "COMPLETED", "FAILED"]},
+            "error": {"type": "string"},
+        },
+    },
 }
 
 
@@ -482,6 +501,19 @@ def openapi_document(version: str) -> dict[str, Any]:
     )
     paths["/api/v1/models/{modelId}/view"] = _get(
         "Every view with field names and kinds", "ViewList", [_MODEL_ID], (400, 403, 404, 429)
+    )
+    refresh = _get(
+        "Read the model's warehouse again (schema refresh), in the background",
+        "RefreshStarted",
+        [_MODEL_ID],
+        (400, 403, 404, 429),
+    )
+    paths["/api/v1/models/{modelId}/refresh"] = {"post": refresh["get"]}
+    paths["/api/v1/jobs/{jobId}/status"] = _get(
+        "The status of a schema refresh job",
+        "JobStatus",
+        [_param("jobId", "path", "The refresh's job id", required=True)],
+        (400, 403, 404, 429),
     )
     paths.update(_operations())
     return {
