@@ -18,9 +18,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
+from sluice.engines.duckdb import connect_sandboxed
 from tests.api.support import Keys
 from tests.e2e.conftest import Server
 from tests.engines.services import unavailable
@@ -86,7 +86,7 @@ def money(text: str) -> Decimal:
 
 def expected_sales(demo_db: Path) -> dict[tuple[str, str], Decimal]:
     """Sales per year and category, written by hand against the demo tables."""
-    with duckdb.connect(str(demo_db), read_only=True) as conn:
+    with connect_sandboxed(demo_db) as conn:  # other engines in this process have it open
         rows = conn.execute(
             """
             SELECT CAST(date_trunc('year', oi.created_at) AS DATE), p.category,

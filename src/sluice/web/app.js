@@ -125,9 +125,10 @@ async function loadTopic(name) {
   ui.fields = new Map();
   for (const view of topic.views) {
     for (const f of [...view.dimensions, ...view.measures]) {
-      // The catalog's field_name is the short name (Omni's); queries name view.field.
-      const qualified = f.fully_qualified_name || `${view.name}.${f.field_name}`;
-      ui.fields.set(qualified, { ...f, field_name: qualified, viewLabel: view.label || view.name });
+      // The catalog's field_name is the short name (Omni's); the page names fields as queries
+      // do, view.field.
+      f.field_name = f.fully_qualified_name || `${view.name}.${f.field_name}`;
+      ui.fields.set(f.field_name, { ...f, viewLabel: view.label || view.name });
     }
   }
   $("topic-description").textContent = topic.description || "";
