@@ -32,6 +32,8 @@ def _signature(type_name: str) -> dict[str, Any]:
     if "(" in type_name and raw in ("varchar", "char", "decimal", "timestamp", "time"):
         inner = type_name.split("(", 1)[1].split(")", 1)[0]
         args = [{"kind": "LONG", "value": int(v)} for v in inner.split(",")]
+    elif raw == "varchar":  # unbounded: Trino sends its maximum length
+        args = [{"kind": "LONG", "value": 2147483647}]
     return {"rawType": raw, "arguments": args}
 
 

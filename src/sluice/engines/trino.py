@@ -55,6 +55,17 @@ _SIMPLE_ARROW: dict[str, pa.DataType] = {
     "varbinary": pa.binary(),
     "unknown": pa.null(),  # the type of a bare NULL literal
 }
+
+
+def _split_type(type_name: str) -> tuple[str, str, bool]:
+    """``timestamp(3) with time zone`` -> ("timestamp", "3", True)."""
+    n = " ".join(type_name.lower().split())
+    match = re.fullmatch(r"([a-z ]+?)\s*(?:\((.*)\))?(\s+with time zone)?", n)
+    if match is None:
+        return n, "", False
+    return match.group(1), match.group(2) or "", bool(match.group(3))
+
+
 TYPE_NAMES = TypeNames(
     exact={  # base names, as _split_type gives them
         "boolean": "boolean",
@@ -70,17 +81,9 @@ TYPE_NAMES = TypeNames(
         "uuid": "string",
         "date": "date",
         "timestamp": "timestamp",
-    }
+    },
+    base=lambda name: _split_type(name)[0],
 )
-
-
-def _split_type(type_name: str) -> tuple[str, str, bool]:
-    """``timestamp(3) with time zone`` -> ("timestamp", "3", True)."""
-    n = " ".join(type_name.lower().split())
-    match = re.fullmatch(r"([a-z ]+?)\s*(?:\((.*)\))?(\s+with time zone)?", n)
-    if match is None:
-        return n, "", False
-    return match.group(1), match.group(2) or "", bool(match.group(3))
 
 
 def trino_type_to_arrow(type_name: str) -> pa.DataType:
@@ -106,7 +109,7 @@ def trino_type_to_arrow(type_name: str) -> pa.DataType:
 
 def trino_type_to_data_type(type_name: str) -> str:
     """Map a Trino type name (``varchar(20)``, ``timestamp(3) with time zone``) to sluice's."""
-    return TYPE_NAMES.data_type(_split_type(type_name)[0])
+    return TYPE_NAMES.data_type(type_name)
 
 
 def _is_plain(t: pa.DataType) -> bool:

@@ -8,7 +8,7 @@ otherwise. Adding a type is adding an entry, not a branch.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 UNKNOWN = "unknown"
@@ -18,9 +18,14 @@ UNKNOWN = "unknown"
 class TypeNames:
     exact: Mapping[str, str]
     prefixes: Mapping[str, str] = field(default_factory=dict)
+    # Reduces a full type name to the name the tables hold (Trino: `timestamp(3) with time
+    # zone` -> `timestamp`); None: the name itself.
+    base: Callable[[str], str] | None = None
 
     def data_type(self, type_name: str) -> str:
         name = " ".join(type_name.lower().split())
+        if self.base is not None:
+            name = self.base(name)
         found = self.exact.get(name)
         if found is not None:
             return found
