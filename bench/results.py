@@ -244,8 +244,7 @@ def bench_hits(client: Client, config: Config, directory: Path, hits: int, secon
     for name, query in (("small (revenue by month)", SMALL), ("50,000 rows", LARGE)):
         payload = body(config, query)
         client.post({**payload, "cache": "SkipCache"})  # a fresh entry
-        response = client.post(payload)
-        assert job(response)["summary"]["cache_type"] == "EXACT"
+        response = until_hit(client, payload)
         body_file = directory / "bare_body.ndjson"
         body_file.write_bytes(response)
         with bare_server(body_file) as port:
@@ -269,6 +268,19 @@ def bench_hits(client: Client, config: Config, directory: Path, hits: int, secon
                 bare_rate = asyncio.run(rate(bare, payload, "/", 32, seconds))
     print(f"    32 concurrent clients, small result: {hit_rate:7.0f} cache hits/s; bare endpoint "
           f"{bare_rate:7.0f} req/s ({hit_rate / bare_rate:.2f}x)\n")  # fmt: skip
+
+
+def until_hit(client: Client, payload: dict[str, Any]) -> bytes:
+    """The answer once it comes from the cache: the entry a run stores is written just after
+    its answer leaves, so the next request may still miss on a loaded machine."""
+    deadline = time.monotonic() + 30
+    while True:
+        response = client.post(payload)
+        if job(response)["summary"]["cache_type"] == "EXACT":
+            return response
+        if time.monotonic() > deadline:
+            raise RuntimeError("(b) the result never came from the cache")
+        time.sleep(0.05)
 
 
 async def rate(

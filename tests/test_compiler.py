@@ -369,7 +369,7 @@ def test_unsupported_dialect_is_named(runner: Runner) -> None:
 def test_field_metadata(demo_model: SemanticModel) -> None:
     meta = field_meta(demo_model, "order_items.created_at[month]")
     assert meta.summary() == {
-        "field_name": "order_items.created_at[month]",
+        "field_name": "created_at[month]",  # the short name (contract §6), grain included
         "fully_qualified_name": "order_items.created_at[month]",
         "view_name": "order_items",
         "label": "Created At Month",

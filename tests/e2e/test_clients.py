@@ -104,7 +104,8 @@ def test_omniframes_catalog_and_frames(server: Server, keys: Keys, oracle: Any) 
         names = {t.name for t in session.catalog.topics("ecommerce")}
         assert names == {"order_items", "users", "events"}
         topic = session.catalog.topic("ecommerce", "order_items")
-        assert topic.field("order_items.total_sale_price").aggregate_type == "sum"
+        # the catalog's aggregate_type is upper case, as Omni's (omni-model-api.md §6)
+        assert topic.field("order_items.total_sale_price").aggregate_type == "SUM"
         frame = (
             session.read.topic("ecommerce", "order_items")
             .group_by("products.category")
