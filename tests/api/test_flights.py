@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from sluice.cache import CachePolicy, LocalCacheStore, ResultCache
-from sluice.jobs.service import CacheScope, JobRequest, JobService
+from sluice.jobs.service import JobService
 from sluice.jobs.store import SqliteJobStore
+from sluice.jobs.types import CacheScope, JobRequest
 from tests.api.test_jobs import GatedBackend
 
 

@@ -33,7 +33,8 @@ from sluice.cache import CacheStore, InvalidCachePolicy, ResultCache, parse_ttl
 from sluice.compiler.types import CompiledQuery
 from sluice.config import Config, ServerConfig
 from sluice.errors import ConfigError
-from sluice.jobs.service import CacheScope, JobService, ScopeOf
+from sluice.jobs.service import JobService
+from sluice.jobs.types import CacheScope, ScopeOf
 from sluice.observability.metrics import Metrics
 from sluice.project import Project
 from sluice.replicas.state import open_stores

@@ -47,8 +47,8 @@ from sluice.flight.protocol import (
     unpack,
 )
 from sluice.flight.semantic import SemanticQuery, translate
-from sluice.jobs.service import JobRequest, Outcome
 from sluice.jobs.state import JobStatus
+from sluice.jobs.types import JobRequest, Outcome
 
 log = logging.getLogger("sluice.flight")
 
