@@ -6,6 +6,16 @@ execution shared by every identical query running at the same time, and is calle
 the flight lands. A flight, like a background refresh of a stale cache entry, runs on a slot of
 its connection's queue (``sluice.jobs.queues``): ``_on_slot`` is the one path for both. The
 leader's worker thread runs the flight, lands it, then stores the result in the cache.
+
+Per connection, at most ``max_concurrency`` statements run at once: a flight's execution (or a
+background refresh) takes a slot of its connection's queue, and waits in FIFO order when none is
+free. Compiling and answering from the cache take no slot, so a cached hit never waits behind a
+slow statement.
+
+The fast path (``answer_on_loop``): a query compiled before whose SQL does not depend on the
+clock (no relative dates) is remembered with its compiled form; when such a query's result is in
+the cache and small enough to be held in memory, ``submit`` answers it on the event loop at
+once, with no thread hand-off, no compile and no file read.
 """
 
 from __future__ import annotations
@@ -21,10 +31,11 @@ from sluice.cache import ResultCache, cache_key
 from sluice.compiler.types import CompiledQuery
 from sluice.errors import Cancelled, InternalError, SluiceError, job_error_type
 from sluice.jobs.flights import Executed, Flight, FlightOutcome, Flights
-from sluice.jobs.hits import CacheHits
+from sluice.jobs.hits import Answer, CacheHits
 from sluice.jobs.lines import completed, executed_query, internal_message, job_line, plan_summary
 from sluice.jobs.memory import CompiledMemo, memo_key
 from sluice.jobs.queues import ConnectionQueues, Ticket
+from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobEvent
 from sluice.jobs.store import StoredResult
 from sluice.jobs.types import (
@@ -81,6 +92,36 @@ class Worker:
         self.compiled = CompiledMemo()
         self.hits = CacheHits(
             cache, inline_max=inline_max, metrics=metrics, clock=clock, refresh=self.refresh
+        )
+
+    def answer_on_loop(self, live: LiveJob) -> Answer | None:
+        """The fast path (event loop): a small cached result, held in memory, of a query
+        compiled before whose SQL does not read the clock; no thread hand-off, compile or read."""
+        request, cache = live.request, self._cache
+        if cache is None or not cache.local:  # a shared cache is a network call: not on the loop
+            return None
+        if request.plan_only or request.document or not request.cache.reads:
+            return None
+        memo = self.compiled.get(memo_key(request))
+        if memo is None:
+            return None
+        compiled = memo[0]
+
+        def running() -> JobRecord:
+            live.record = live.record.advance(JobEvent.START, started_at=self._clock()).advance(
+                JobEvent.EXECUTE,
+                summary=plan_summary(compiled),
+                query=executed_query(request, compiled),
+            )
+            return live.record
+
+        return self.hits.answer(
+            running,
+            plan=memo[1].with_policy(request.cache),
+            model_id=request.model_id,
+            compiled=compiled,
+            document=False,
+            hot_only=True,
         )
 
     def work(self, live: LiveJob) -> None:
