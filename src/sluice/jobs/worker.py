@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sluice.cache import ResultCache, cache_key
 from sluice.compiler.types import CompiledQuery
@@ -52,9 +52,6 @@ from sluice.observability.metrics import Metrics
 from sluice.results.arrow import ipc_size, ipc_stream
 
 log = logging.getLogger("sluice.jobs")
-
-# Compiled again this much later, a query whose SQL is unchanged does not read the clock.
-_CLOCK_PROBE = timedelta(days=400, hours=1, minutes=1, seconds=1)
 
 Finish = Callable[[LiveJob, Outcome, StoredResult], None]  # hands a finished job to the loop
 
@@ -195,24 +192,13 @@ class Worker:
             self._take_slot(flight, request.model_id, compiled, plan, live.record.id)
 
     def _remember(self, request: JobRequest, compiled: CompiledQuery, plan: Plan) -> None:
-        """Remember a compiled query for the fast path, unless its SQL reads the clock."""
+        """Remember a compiled query for the fast path, unless its SQL reads the clock (the
+        compiler marks it: a relative date went into it)."""
         if self._cache is None or plan.key is None or not request.cache.reads:
             return
         key = memo_key(request)
-        if self.compiled.known(key):
-            return
-        try:
-            later = self._backend.compile(
-                request.model_id,
-                request.query,
-                now=datetime.now(UTC) + _CLOCK_PROBE,
-                user=request.user,
-                timezone=request.timezone,
-            )
-        except SluiceError:
-            return
-        timeless = later.sql == compiled.sql and repr(later.post) == repr(compiled.post)
-        self.compiled.put(key, (compiled, plan) if timeless else None)
+        if not self.compiled.known(key):
+            self.compiled.put(key, None if compiled.reads_clock else (compiled, plan))
 
     def _plan(self, request: JobRequest, compiled: CompiledQuery) -> Plan:
         if self._scope is None:
