@@ -85,6 +85,7 @@ async def run_query(request: Request) -> Response:
         user=user,
         model_id=envelope.model_id,
         query=envelope.query,
+        spec=envelope.spec,
         plan_only=envelope.plan_only,
         timezone=envelope.timezone,
         cache=CachePolicy(envelope.cache),

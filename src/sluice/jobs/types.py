@@ -18,6 +18,7 @@ from sluice.errors import UserError
 from sluice.jobs.flights import Flight
 from sluice.jobs.record import JobRecord
 from sluice.project import QueryResult
+from sluice.query.spec import QuerySpec
 
 SHUTDOWN_MESSAGE = "The server shut down before this job finished; run the query again."
 CANCELLED_MESSAGE = "The query was cancelled by a request to cancel job {job_id}."
@@ -30,7 +31,7 @@ class QueryBackend(Protocol):
     def compile(
         self,
         model_id: str,
-        query: Mapping[str, Any],
+        query: QuerySpec | Mapping[str, Any],
         *,
         now: datetime,
         user: UserConfig | None = None,
@@ -62,11 +63,16 @@ class JobRequest:
     organization_id: str
     user: UserConfig | None
     model_id: str
-    query: Mapping[str, Any]
+    query: Mapping[str, Any]  # as sent: echoed in the job's line and history
     plan_only: bool = False
     timezone: str | None = None
     cache: CachePolicy = CachePolicy.SKIP_REQUERY
     document: bool = False  # resultType: answered with a document, the NDJSON line on demand
+    spec: QuerySpec | None = None  # ``query`` parsed at the edge (None: the backend parses it)
+
+    @property
+    def compilable(self) -> QuerySpec | Mapping[str, Any]:
+        return self.spec if self.spec is not None else self.query
 
 
 @dataclass(frozen=True, slots=True)

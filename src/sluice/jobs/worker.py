@@ -146,7 +146,7 @@ class Worker:
             try:
                 compiled = self._backend.compile(
                     request.model_id,
-                    request.query,
+                    request.compilable,
                     now=datetime.now(UTC),
                     user=request.user,
                     timezone=request.timezone,
