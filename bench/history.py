@@ -30,7 +30,7 @@ from sluice.demo.data import generate_demo_data
 from sluice.jobs.history import HistoryCursor, HistoryQuery
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobStatus
-from sluice.jobs.store import SqliteJobStore
+from sluice.stores.embedded.jobs import SqliteJobStore
 
 QUERIES = [
     "SELECT date_trunc('month', created_at) AS m, sum(sale_price) FROM order_items GROUP BY 1",

@@ -29,11 +29,12 @@ from sluice.jobs.memory import LineCache
 from sluice.jobs.record import JobRecord
 from sluice.jobs.service import JobService
 from sluice.jobs.state import TERMINAL, InvalidTransition, JobEvent, JobStatus, transition
-from sluice.jobs.store import RESTARTED_MESSAGE, SqliteJobStore
+from sluice.jobs.store import RESTARTED_MESSAGE
 from sluice.jobs.types import SHUTDOWN_MESSAGE, Finished, JobRequest
 from sluice.jobs.writer import JobWriter
 from sluice.project import QueryResult
 from sluice.results.arrow import decode_table, read_ipc_stream
+from sluice.stores.embedded.jobs import SqliteJobStore
 
 ALLOWED = {
     (JobStatus.ADDED, JobEvent.START): JobStatus.PLANNING,
