@@ -66,7 +66,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--start", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="tiny and once: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke mode: small inputs, one run; the figures mean nothing")
+        args.start, args.runs = 10, 1
+    print("path: compile_query (in process, no warehouse): parse + compile of one query")
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "demo.duckdb"
         generate_demo_data(db, 0.001)

@@ -79,7 +79,7 @@ class NoHistoryStore(SqliteJobStore):
     """The baseline: the job rows only, as before query history."""
 
     def write_batch(self, items):  # type: ignore[no-untyped-def]
-        from sluice.jobs.store import _UPSERT
+        from sluice.stores.embedded.jobs import _UPSERT
 
         rows = [self._row_with_result(record, result) for record, result in items]
         with self._lock:
@@ -129,7 +129,12 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.2)
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="tiny and once: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        print("smoke mode: tiny warehouse and history, one run; the figures mean nothing")
+        args.scale, args.jobs, args.runs = 0.001, 5000, 1
+    print("path: DuckDB execution with and without progress tracking; the SQLite job store")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         db = folder / "shop.duckdb"

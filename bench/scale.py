@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> None:
 def drop_schema(url: str, schema: str) -> None:
     from sluice.engines.postgres import PostgresEngine, quote_ident
 
-    engine = PostgresEngine(url)
+    engine = PostgresEngine(url, read_only=False)  # served connections are read-only
     try:
         engine.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
     finally:
