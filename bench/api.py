@@ -47,11 +47,12 @@ from typing import Any
 
 import httpx
 
-from sluice.auth.tokens import ORGANIZATION, SqliteTokenStore
+from sluice.auth.tokens import ORGANIZATION
 from sluice.config import Config, load_config
 from sluice.demo.data import generate_demo_data
 from sluice.engines.duckdb import connect_sandboxed
 from sluice.project import Project
+from sluice.stores.embedded.tokens import SqliteTokenStore
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "src" / "sluice" / "demo" / "model"
 

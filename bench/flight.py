@@ -37,8 +37,9 @@ import httpx
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from sluice.auth.tokens import ORGANIZATION, SqliteTokenStore
+from sluice.auth.tokens import ORGANIZATION
 from sluice.flight.protocol import message, pack
+from sluice.stores.embedded.tokens import SqliteTokenStore
 
 MODEL = """\
 sql: SELECT range AS id, range * 0.5 AS x, 'item ' || (range % 1000) AS s FROM range({rows})

@@ -30,7 +30,7 @@ from sluice.demo.data import generate_demo_data
 from sluice.jobs.history import HistoryCursor, HistoryQuery
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobStatus
-from sluice.jobs.store import SqliteJobStore
+from sluice.stores.embedded.jobs import SqliteJobStore
 
 QUERIES = [
     "SELECT date_trunc('month', created_at) AS m, sum(sale_price) FROM order_items GROUP BY 1",
@@ -79,7 +79,7 @@ class NoHistoryStore(SqliteJobStore):
     """The baseline: the job rows only, as before query history."""
 
     def write_batch(self, items):  # type: ignore[no-untyped-def]
-        from sluice.jobs.store import _UPSERT
+        from sluice.stores.embedded.jobs import _UPSERT
 
         rows = [self._row_with_result(record, result) for record, result in items]
         with self._lock:

@@ -45,12 +45,13 @@ import httpx
 import redis
 
 from api import DEMO_MODEL, QUERIES, smoke_dir
-from sluice.auth.tokens import ORGANIZATION, SqliteTokenStore
+from sluice.auth.tokens import ORGANIZATION
 from sluice.config import model_uuid
 from sluice.demo.data import generate_demo_data
 from sluice.demo.load import load_demo_postgres
-from sluice.replicas.keys import Keys
-from sluice.replicas.tokens import RedisTokenStore
+from sluice.stores.embedded.tokens import SqliteTokenStore
+from sluice.stores.redis.keys import Keys
+from sluice.stores.redis.tokens import RedisTokenStore
 
 CONFIG = """\
 connections:

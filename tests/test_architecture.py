@@ -40,13 +40,29 @@ def test_model_does_not_import_later_layers() -> None:
         assert not later, f"{path.name} imports {sorted(later)}"
 
 
-def test_only_the_replicas_package_talks_to_redis() -> None:
+def test_only_the_redis_stores_talk_to_redis() -> None:
     """One job service, cache and auth layer; the Redis stores live behind their protocols."""
     for path in PACKAGE.rglob("*.py"):
-        if path.relative_to(PACKAGE).parts[0] == "replicas":
+        if path.relative_to(PACKAGE).parts[:2] == ("stores", "redis"):
             continue
         talks = {n for n in imports(path) if n == "redis" or n.startswith("redis.")}
         assert not talks, f"{path.relative_to(PACKAGE)} imports {sorted(talks)}"
+
+
+def test_the_redis_stores_are_imported_only_where_stores_are_chosen() -> None:
+    """Outside ``stores/redis/``, only ``stores/select.py`` names them, and only inside the
+    functions that run when a Redis URL is configured (never at module level)."""
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[:2] == ("stores", "redis"):
+            continue
+        tree = ast.parse(path.read_text())
+        top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        names = {n.module for n in top if isinstance(n, ast.ImportFrom) and n.module}
+        names |= {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
+        assert not {n for n in names if n.startswith("sluice.stores.redis")}, rel
+        if rel != Path("stores/select.py"):
+            assert not {n for n in imports(path) if n.startswith("sluice.stores.redis")}, rel
 
 
 def _module_name(path: Path) -> str:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sluice.auth.tokens import SqliteTokenStore
 from sluice.cli import app
 from sluice.config import load_config
+from sluice.stores.embedded.tokens import SqliteTokenStore
 from tests.api.support import ALICE, write_project
 from tests.conftest import DEMO_MODEL, Runner
 

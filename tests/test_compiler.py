@@ -356,6 +356,34 @@ def test_timezone_moves_relative_dates(runner: Runner) -> None:
         runner.compile(query, timezone="Mars/Olympus")
 
 
+@pytest.mark.parametrize(
+    ("date_filter", "reads_clock"),
+    [
+        ({"kind": "TIME_FOR_UNIT_DURATION", "left_side": "today"}, True),
+        ({"kind": "TIME_FOR_INTERVAL_DURATION", "left_side": "3 months ago", "right_side": "3 months"}, True),
+        ({"kind": "ON_OR_AFTER", "left_side": "last week"}, True),
+        ({"kind": "BETWEEN", "left_side": "2024-01-01", "right_side": "2024-06-01"}, False),
+        ({"kind": "TIME_FOR_UNIT_DURATION", "left_side": "2024 Q2"}, False),
+        (None, False),
+    ],
+)  # fmt: skip
+def test_compiled_query_says_whether_it_reads_the_clock(
+    runner: Runner, date_filter: dict[str, str] | None, reads_clock: bool
+) -> None:
+    """The compiler marks a query whose SQL depends on when it is compiled; the mark agrees
+    with compiling it a year later."""
+    query: dict[str, Any] = {"join_paths_from_topic_name": "order_items",
+                             "fields": ["order_items.created_at[month]", "order_items.count"],
+                             "column_totals": True, "pivots": [], "fill_fields": []}  # fmt: skip
+    if date_filter is not None:
+        query["filters"] = {"order_items.created_at": {"type": "date", **date_filter}}
+    now = datetime(2025, 6, 15, 12, tzinfo=UTC)
+    compiled = runner.compile(query, now=now)
+    later = runner.compile(query, now=now.replace(year=2026))
+    assert compiled.reads_clock is reads_clock
+    assert (compiled.sql != later.sql or repr(compiled.post) != repr(later.post)) is reads_clock
+
+
 def test_unsupported_dialect_is_named(runner: Runner) -> None:
     with pytest.raises(
         Unsupported, match="dialect `oracle` is not supported; supported: bigquery, duckdb"

@@ -105,7 +105,7 @@ class ServerConfig:
     cache_max_mb: float = 1024.0  # the result cache on disk (state_dir/cache), LRU; 0: no cache
     cache_max_stale_s: float = 86400.0  # `Standard` may serve an expired result this much longer
     max_result_mb: float = 512.0  # a larger result (Arrow IPC bytes) is a job error; 0: no limit
-    # Replicas (src/sluice/replicas): with a Redis URL, jobs, results, completion events, the
+    # Replicas (src/sluice/stores/redis): with a Redis URL, jobs, results, completion events, the
     # result cache, API keys and rate limits live in Redis and every replica shares them.
     # SLUICE_REDIS_URL wins over this key; a URL carrying a password belongs in the environment.
     redis_url: str | None = None

@@ -25,7 +25,7 @@ from sluice.extras import PRIMARY, needs, require
 from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
 from sluice.models.snapshots import SnapshotStore, schema_source
-from sluice.query import parse_query
+from sluice.query.spec import QuerySpec, parse_query
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,17 +189,18 @@ class Project:
     def compile(
         self,
         model_id: str,
-        query: Mapping[str, Any],
+        query: QuerySpec | Mapping[str, Any],
         *,
         now: datetime,
         user: UserConfig | None = None,
         timezone: str | None = None,
         allow_raw_sql: bool | None = None,
     ) -> CompiledQuery:
-        """Compile a query object. Raw SQL (``rewriteSql: false``) runs for users configured
-        with ``allow_raw_sql`` unless the caller decides otherwise (``allow_raw_sql``)."""
+        """Compile a query (a ``QuerySpec`` parsed at the edge, or a query object, parsed here).
+        Raw SQL (``rewriteSql: false``) runs for users configured with ``allow_raw_sql`` unless
+        the caller decides otherwise (``allow_raw_sql``)."""
         loaded = self.model(model_id)
-        spec = parse_query(query)
+        spec = query if isinstance(query, QuerySpec) else parse_query(query)
         options = CompileOptions(
             max_rows=self.config.server.max_rows if not self.config.server.high_limit else None,
             allow_raw_sql=(user is not None and user.allow_raw_sql)

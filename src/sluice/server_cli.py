@@ -32,7 +32,7 @@ from sluice.auth.tokens import ORGANIZATION, PERSONAL, Token
 from sluice.config import LOG_FORMATS, Config, UserConfig, load_config
 from sluice.errors import SluiceError
 from sluice.project import Project
-from sluice.replicas.state import open_token_store
+from sluice.stores.select import open_token_store
 
 out = Console()
 err = Console(stderr=True)

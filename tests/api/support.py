@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 import httpx
 
 from sluice.api import create_app
-from sluice.auth.tokens import ORGANIZATION, PERSONAL, SqliteTokenStore, TokenStore
+from sluice.auth.tokens import ORGANIZATION, PERSONAL, TokenStore
 from sluice.config import Config, load_config
+from sluice.stores.embedded.tokens import SqliteTokenStore
 
 T = TypeVar("T")
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from sluice.auth.principal import Authenticator, InvalidToken
-from sluice.auth.tokens import ORGANIZATION, PERSONAL, SqliteTokenStore
+from sluice.auth.tokens import ORGANIZATION, PERSONAL
 from sluice.config import UserConfig
+from sluice.stores.embedded.tokens import SqliteTokenStore
 from tests.api.conftest import ApiFactory
 from tests.api.support import ALICE, BOB, ApiClient, Keys, job_lines
 

@@ -327,11 +327,11 @@ def test_a_cached_small_result_is_answered_at_once_without_a_compile(
     (job_id,) = app.run(query, key=app.keys.org)[-1]["remaining_job_ids"]  # a zero run window
     app.get("/api/v1/query/wait", key=app.keys.org, params={"jobIds": job_id})
     wait_for(lambda: app.services.jobs.executing == 0)
-    assert len(compiles) == 2  # the query, and the probe that finds it does not read the clock
+    assert len(compiles) == 1  # once: the compiler marks whether it reads the clock
     lines = app.run(query, key=app.keys.org)
     (job,) = job_lines(lines)  # answered inside even a zero run window
     assert lines[-1] == {"remaining_job_ids": [], "timed_out": "false"}
-    assert job["summary"]["cache_type"] == "EXACT" and len(compiles) == 2
+    assert job["summary"]["cache_type"] == "EXACT" and len(compiles) == 1
     assert (
         job["summary"]["display_sql"] and job["query"]["model_job"]["fields"] == REVENUE["fields"]
     )
@@ -350,4 +350,4 @@ def test_a_query_with_relative_dates_is_compiled_every_time(api_factory: ApiFact
     run_job(app, recent)
     hit = run_job(app, recent)
     assert hit["summary"]["cache_type"] == "EXACT"  # still cached, by its resolved SQL
-    assert len(compiles) == 3  # query + clock probe, then the query again (no probe)
+    assert len(compiles) == 2  # compiled once per job: it reads the clock, so no fast path

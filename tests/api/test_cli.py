@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sluice.auth.tokens import PERSONAL, SqliteTokenStore
+from sluice.auth.tokens import PERSONAL
 from sluice.cli import app
 from sluice.config import load_config
+from sluice.stores.embedded.tokens import SqliteTokenStore
 from tests.api.support import ALICE, write_project
 
 

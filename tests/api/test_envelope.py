@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from sluice.config import model_uuid
+from sluice.errors import UserError
+from sluice.query.spec import parse_query
 from tests.api.support import ALICE, ApiClient, Keys
 
 MODEL = model_uuid("ecommerce")  # the demo model's id, derived from its name
@@ -89,6 +91,34 @@ def test_bad_run_bodies_are_400_with_a_clear_detail(
     payload = response.json()
     assert set(payload) == {"detail", "status"} and payload["status"] == 400
     assert detail in payload["detail"]
+
+
+# Errors the query parser finds (not only the envelope's own checks): a 400 at the edge, with
+# the parser's message, and the same message from every entry point (HTTP and in process).
+BAD_QUERIES: list[tuple[str, dict[str, Any]]] = [
+    ("sorts not an array", q(sorts="users.count")),
+    ("sort without column_name", q(sorts=[{"sort_descending": True}])),
+    ("sort null_sort unknown", q(sorts=[{"column_name": "users.count", "null_sort": "MIDDLE"}])),
+    ("offset negative", q(offset=-1)),
+    ("pivot not in fields", q(pivots=["users.state"])),
+    ("column_limit zero", q(column_limit=0)),
+    ("calculations not objects", q(calculations=["x"])),
+    ("userEditedSQL not a string", q(userEditedSQL=5)),
+    ("topic not a string", q(join_paths_from_topic_name=3)),
+    ("filter kind unknown", q(filters={"users.created_at": {"type": "date", "kind": "NOPE"}})),
+    ("filter not an object", q(filters={"users.state": 5})),
+]
+
+
+@pytest.mark.parametrize("query", [b for _, b in BAD_QUERIES], ids=[n for n, _ in BAD_QUERIES])
+def test_every_query_error_is_a_400_with_the_parsers_message(
+    api: ApiClient, keys: Keys, query: dict[str, Any]
+) -> None:
+    with pytest.raises(UserError) as parsed:
+        parse_query(query)
+    response = api.post("/api/v1/query/run", key=keys.org, json={"query": query})
+    assert response.status_code == 400
+    assert response.json() == {"detail": parsed.value.message, "status": 400}
 
 
 def test_body_that_is_not_json_is_400(api: ApiClient, keys: Keys) -> None:

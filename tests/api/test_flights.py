@@ -8,9 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sluice.cache import CachePolicy, LocalCacheStore, ResultCache
-from sluice.jobs.service import CacheScope, JobRequest, JobService
-from sluice.jobs.store import SqliteJobStore
+from sluice.cache import CachePolicy, ResultCache
+from sluice.jobs.service import JobService
+from sluice.jobs.types import CacheScope, JobRequest
+from sluice.stores.embedded.cache import LocalCacheStore
+from sluice.stores.embedded.jobs import SqliteJobStore
 from tests.api.test_jobs import GatedBackend
 
 

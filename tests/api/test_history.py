@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from sluice.auth.tokens import PERSONAL, SqliteTokenStore
+from sluice.auth.tokens import PERSONAL
+from sluice.stores.embedded.tokens import SqliteTokenStore
 from tests.api.conftest import ApiFactory
 from tests.api.support import ALICE, BOB, ORG, ApiClient, FakeClock, job_lines, ndjson
 

@@ -25,13 +25,16 @@ from sluice.config import UserConfig
 from sluice.engines.base import CancelToken
 from sluice.errors import Cancelled
 from sluice.jobs.lines import job_line, unknown_job_line
+from sluice.jobs.memory import LineCache
 from sluice.jobs.record import JobRecord
-from sluice.jobs.service import SHUTDOWN_MESSAGE, JobRequest, JobService, LineCache, _Finished
+from sluice.jobs.service import JobService
 from sluice.jobs.state import TERMINAL, InvalidTransition, JobEvent, JobStatus, transition
-from sluice.jobs.store import RESTARTED_MESSAGE, SqliteJobStore
+from sluice.jobs.store import RESTARTED_MESSAGE
+from sluice.jobs.types import SHUTDOWN_MESSAGE, Finished, JobRequest
 from sluice.jobs.writer import JobWriter
 from sluice.project import QueryResult
 from sluice.results.arrow import decode_table, read_ipc_stream
+from sluice.stores.embedded.jobs import SqliteJobStore
 
 ALLOWED = {
     (JobStatus.ADDED, JobEvent.START): JobStatus.PLANNING,
@@ -107,11 +110,11 @@ def test_error_and_unknown_lines() -> None:
 def test_line_cache_is_bounded_in_bytes_and_least_recently_used() -> None:
     cache = LineCache(capacity_bytes=30)
     for name in "abc":
-        cache.put(name, _Finished("org", 1.0, b"x" * 10))
+        cache.put(name, Finished("org", 1.0, b"x" * 10))
     assert cache.get("a") is not None  # a is now the most recent
-    cache.put("d", _Finished("org", 1.0, b"x" * 10))
+    cache.put("d", Finished("org", 1.0, b"x" * 10))
     assert cache.get("b") is None and cache.get("a") is not None and len(cache) == 3
-    cache.put("huge", _Finished("org", 1.0, b"x" * 31))
+    cache.put("huge", Finished("org", 1.0, b"x" * 31))
     assert cache.get("huge") is None and cache.size <= 30
     cache.expire(finished_before=2.0)
     assert len(cache) == 0 and cache.size == 0

@@ -12,8 +12,9 @@ import pytest
 from sluice.config import load_config
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobStatus
-from sluice.jobs.store import RESTARTED_MESSAGE, SqliteJobStore
+from sluice.jobs.store import RESTARTED_MESSAGE
 from sluice.results.arrow import decode_table
+from sluice.stores.embedded.jobs import SqliteJobStore
 from tests.api.conftest import ApiFactory
 from tests.api.support import ORG, ApiClient, Keys, job_lines, ndjson, with_server
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from sluice.cache import CacheEntry, LocalCacheStore
+from sluice.cache import CacheEntry
+from sluice.stores.embedded.cache import LocalCacheStore
 
 
 def entry(

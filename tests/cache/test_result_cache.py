@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sluice.cache import LocalCacheStore, ResultCache
+from sluice.cache import ResultCache
+from sluice.stores.embedded.cache import LocalCacheStore
 
 
 def make(tmp_path: Path, now: list[float]) -> ResultCache:

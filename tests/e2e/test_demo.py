@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sluice.auth.tokens import SqliteTokenStore
 from sluice.config import load_config
+from sluice.stores.embedded.tokens import SqliteTokenStore
 from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.slow

@@ -23,7 +23,7 @@ import pytest
 import redis
 
 from sluice.config import model_uuid
-from sluice.replicas.jobs import LEASE_EXPIRED_MESSAGE
+from sluice.stores.redis.jobs import LEASE_EXPIRED_MESSAGE
 from tests.api.support import write_project
 from tests.e2e.conftest import Server
 

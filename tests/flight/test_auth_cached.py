@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 from sluice.auth.principal import Authenticator
-from sluice.auth.tokens import ORGANIZATION, SqliteTokenStore
+from sluice.auth.tokens import ORGANIZATION
+from sluice.stores.embedded.tokens import SqliteTokenStore
 
 
 class Clock:

@@ -15,9 +15,10 @@ import pytest
 from sluice.jobs.history import HistoryCursor, HistoryQuery
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobStatus
-from sluice.jobs.store import JobStore, SqliteJobStore
-from sluice.replicas.jobs import LEASE_EXPIRED_MESSAGE, RedisJobEvents, RedisJobStore
-from sluice.replicas.keys import Keys, connect
+from sluice.jobs.store import JobStore
+from sluice.stores.embedded.jobs import SqliteJobStore
+from sluice.stores.redis.jobs import LEASE_EXPIRED_MESSAGE, RedisJobEvents, RedisJobStore
+from sluice.stores.redis.keys import Keys, connect
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -20,11 +20,11 @@ from sluice.cache.store import CacheEntry
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobStatus
 from sluice.jobs.store import EventHandlers
-from sluice.replicas.cache import RedisCacheStore
-from sluice.replicas.jobs import LEASE_EXPIRED_MESSAGE, RedisJobEvents, RedisJobStore
-from sluice.replicas.keys import Keys, connect
-from sluice.replicas.ratelimit import RedisRateLimiter
-from sluice.replicas.tokens import RedisTokenStore
+from sluice.stores.redis.cache import RedisCacheStore
+from sluice.stores.redis.jobs import LEASE_EXPIRED_MESSAGE, RedisJobEvents, RedisJobStore
+from sluice.stores.redis.keys import Keys, connect
+from sluice.stores.redis.ratelimit import RedisRateLimiter
+from sluice.stores.redis.tokens import RedisTokenStore
 
 
 @pytest.fixture()

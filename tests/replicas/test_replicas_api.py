@@ -16,10 +16,10 @@ import pytest
 
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobStatus
-from sluice.replicas.jobs import LEASE_EXPIRED_MESSAGE, RedisJobStore
-from sluice.replicas.keys import Keys as RedisKeys
-from sluice.replicas.keys import connect
-from sluice.replicas.tokens import RedisTokenStore
+from sluice.stores.redis.jobs import LEASE_EXPIRED_MESSAGE, RedisJobStore
+from sluice.stores.redis.keys import Keys as RedisKeys
+from sluice.stores.redis.keys import connect
+from sluice.stores.redis.tokens import RedisTokenStore
 from tests.api.support import ORG, ApiClient, Keys, create_keys_in, job_lines, ndjson, open_api
 
 Pair = tuple[ApiClient, ApiClient]

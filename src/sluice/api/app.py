@@ -1,7 +1,7 @@
 """The ASGI app, ``create_app(config)``; its lifespan owns the project, stores and executor.
 
 The stores are the embedded ones (SQLite, local disk) or, with a Redis URL configured, the shared
-ones of ``sluice.replicas``; the job service and the routes are the same either way.
+ones of ``sluice.stores.redis``; the job service and the routes are the same either way.
 """
 
 from __future__ import annotations
@@ -40,10 +40,11 @@ from sluice.cache import CacheStore, InvalidCachePolicy, ResultCache, parse_ttl
 from sluice.compiler.types import CompiledQuery
 from sluice.config import Config, ServerConfig
 from sluice.errors import ConfigError
-from sluice.jobs.service import CacheScope, JobService, ScopeOf
+from sluice.jobs.service import JobService
+from sluice.jobs.types import CacheScope, ScopeOf
 from sluice.observability.metrics import Metrics
 from sluice.project import Project
-from sluice.replicas.state import open_stores
+from sluice.stores.select import open_stores
 
 Clock = Callable[[], float]
 

@@ -1,7 +1,9 @@
 """The run request body (contract §3): validated here, before any job exists.
 
 Each rule answers 400 ``{"detail": ..., "status": 400}`` with a message that names the key.
-Unknown keys inside ``query`` are ignored (the query parser reads what it knows).
+The query object is parsed here, once, into a ``QuerySpec`` (``sluice.query.spec``) that the
+job carries to the compiler: every error in it is a 400, never a job ``ERROR``. Unknown keys
+inside ``query`` are ignored (the query parser reads what it knows).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from sluice.api.budgets import Budgets, check_query, check_text, loads
 from sluice.errors import BadRequest
-from sluice.query.spec import is_uuid
+from sluice.query.spec import QuerySpec, is_uuid, parse_query
 
 CACHE_POLICIES = ("Standard", "SkipRequery", "SkipCache", "SkipCacheAndRebuildExtracts")
 RESULT_TYPES = ("csv", "json", "xlsx")
@@ -30,6 +32,7 @@ class RunEnvelope:
     body_user_id: object  # the legacy body ``userId``, None when absent
     result_type: str | None = None  # csv | json | xlsx: one document instead of NDJSON
     format_results: bool = False
+    spec: QuerySpec | None = None  # the query, parsed (always set by ``parse_run_body``)
 
 
 def parse_json_object(raw: bytes, budgets: Budgets | None = None) -> dict[str, Any]:
@@ -71,6 +74,7 @@ def parse_run_body(raw: bytes, budgets: Budgets | None = None) -> RunEnvelope:
             "Unlimited limit (null) cannot be used with pivoted queries unless resultType is set"
         )
     _check_branch(body.get("branchId"))
+    spec = parse_query(query)
     return RunEnvelope(
         query=query,
         model_id=str(query["modelId"]).lower(),
@@ -80,6 +84,7 @@ def parse_run_body(raw: bytes, budgets: Budgets | None = None) -> RunEnvelope:
         body_user_id=body.get("userId"),
         result_type=result_type,
         format_results=bool(format_results),
+        spec=spec,
     )
 
 

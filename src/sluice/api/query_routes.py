@@ -16,8 +16,8 @@ from sluice.api.ndjson import footer_line, header_line, ndjson_response
 from sluice.api.state import Services, services
 from sluice.cache import CachePolicy
 from sluice.errors import BadRequest, NotFound
-from sluice.jobs.service import JobRequest, Outcome
 from sluice.jobs.state import JobStatus
+from sluice.jobs.types import JobRequest, Outcome
 from sluice.observability.logs import note_job
 from sluice.results.documents import MEDIA_TYPES, document_chunks, too_many_rows
 
@@ -85,6 +85,7 @@ async def run_query(request: Request) -> Response:
         user=user,
         model_id=envelope.model_id,
         query=envelope.query,
+        spec=envelope.spec,
         plan_only=envelope.plan_only,
         timezone=envelope.timezone,
         cache=CachePolicy(envelope.cache),

@@ -2,8 +2,8 @@
 
 ``RateLimit`` is the protocol the authenticator calls. ``RateLimiter`` is the embedded one, a
 token bucket per token in this process (bursts up to ``per_minute``);
-``sluice.replicas.ratelimit.RedisRateLimiter`` counts per token per minute in Redis, so the limit
-holds across every replica.
+``sluice.stores.redis.ratelimit.RedisRateLimiter`` counts per token per minute in Redis, so the
+limit holds across every replica.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The result cache: keys, TTL policies, single-store protocol and the embedded local store."""
 
 from sluice.cache.key import cache_key
-from sluice.cache.local import LocalCacheStore
 from sluice.cache.policy import CachePolicy, InvalidCachePolicy, parse_ttl
 from sluice.cache.service import Lookup, ResultCache
 from sluice.cache.store import CachedData, CacheEntry, CacheStore
@@ -12,7 +11,6 @@ __all__ = [
     "CacheStore",
     "CachedData",
     "InvalidCachePolicy",
-    "LocalCacheStore",
     "Lookup",
     "ResultCache",
     "cache_key",

@@ -2,8 +2,9 @@
 
 An entry is the *encoded* result, the Arrow IPC stream bytes a job line's base64 is made of,
 plus what a job line needs besides (fields, column names, timings). Serving a hit is a read, never
-a re-encode. The embedded default is ``LocalCacheStore`` (files on local disk, an SQLite index);
-``sluice.replicas.cache.RedisCacheStore``, shared by replicas, implements the same protocol.
+a re-encode. The embedded default is ``sluice.stores.embedded.cache.LocalCacheStore`` (files on
+local disk, an SQLite index); ``sluice.stores.redis.cache.RedisCacheStore``, shared by replicas,
+implements the same protocol.
 """
 
 from __future__ import annotations

@@ -56,7 +56,28 @@ def compile_query(
     user_attributes: Mapping[str, Any] | None = None,
     options: CompileOptions | None = None,
 ) -> CompiledQuery:
-    """Compile ``spec`` against ``model`` to SQL for ``dialect`` (default: the model's)."""
+    """Compile ``spec`` against ``model`` to SQL for ``dialect`` (default: the model's).
+
+    The result is marked ``reads_clock`` when a date literal relative to ``now`` went into it
+    (its SQL or its post-query plan): compiled at another time, it would differ."""
+    with dates.watching_clock() as read:
+        compiled = _compile_query(
+            model, spec, dialect=dialect, now=now, timezone=timezone,
+            user_attributes=user_attributes, options=options,
+        )  # fmt: skip
+    return dataclasses.replace(compiled, reads_clock=True) if read() else compiled
+
+
+def _compile_query(
+    model: SemanticModel,
+    spec: QuerySpec,
+    *,
+    dialect: str | None = None,
+    now: datetime | None = None,
+    timezone: str | None = None,
+    user_attributes: Mapping[str, Any] | None = None,
+    options: CompileOptions | None = None,
+) -> CompiledQuery:
     dialect = dialect or model.dialect
     options = options or CompileOptions()
     clock = _local_now(now or datetime.now(UTC), timezone)
@@ -93,7 +114,7 @@ def compile_query(
             spec, pivots=(), column_totals=False, row_totals=False, fill_fields=(),
             calculations=(), sorts=(), limit=None, limit_given=True, offset=0, **changes,
         )  # fmt: skip
-        return compile_query(model, totals_spec, dialect=dialect, now=now, timezone=timezone,
+        return _compile_query(model, totals_spec, dialect=dialect, now=now, timezone=timezone,
                              user_attributes=user_attributes,
                              options=dataclasses.replace(options, max_rows=None))  # fmt: skip
 

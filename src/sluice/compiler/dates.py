@@ -18,6 +18,9 @@ Units: second, minute, hour, day, week, month, quarter, year. Every range is ``[
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -96,6 +99,29 @@ def truncate(moment: datetime, unit: str, week_start: str = "monday") -> datetim
     return day.replace(month=1, day=1)  # year
 
 
+# Set while a compile watches whether its SQL depends on the clock (``watching_clock``).
+_CLOCK_READS: ContextVar[list[str] | None] = ContextVar("sluice_clock_reads", default=None)
+
+
+@contextmanager
+def watching_clock() -> Iterator[Callable[[], bool]]:
+    """Inside: a literal relative to the clock (``today``, ``last month``, ``3 days ago``) is
+    noted; the function yielded tells whether one was read."""
+    reads: list[str] = []
+    token = _CLOCK_READS.set(reads)
+    try:
+        yield lambda: bool(reads)
+    finally:
+        _CLOCK_READS.reset(token)
+
+
+def _clock(now: datetime, text: str) -> datetime:
+    reads = _CLOCK_READS.get()
+    if reads is not None:
+        reads.append(text)
+    return now
+
+
 def period(
     text: str, now: datetime, week_start: str = "monday", fiscal_month_offset: int = 0
 ) -> Period:
@@ -136,21 +162,23 @@ def _read_period(text: str, now: datetime, week_start: str, fiscal_month_offset:
         start = datetime(int(m.group(1)), (int(m.group(2)) - 1) * 3 + 1, 1)
         return Period(start, add(start, "quarter", 1))
     if t in ("today", "yesterday", "tomorrow"):
-        start = add(truncate(now, "day"), "day", {"today": 0, "yesterday": -1, "tomorrow": 1}[t])
+        start = add(
+            truncate(_clock(now, t), "day"), "day", {"today": 0, "yesterday": -1, "tomorrow": 1}[t]
+        )
         return Period(start, add(start, "day", 1))
     if t == "now":
-        start = truncate(now, "second")
+        start = truncate(_clock(now, t), "second")
         return Period(start, add(start, "second", 1))
     if m := _PERIOD.match(t):
         which, unit = m.group(1), m.group(2)
         shift = {"this": 0, "current": 0, "last": -1, "previous": -1, "next": 1}[which]
-        start = add(truncate(now, unit, week_start), unit, shift)
+        start = add(truncate(_clock(now, t), unit, week_start), unit, shift)
         return Period(start, add(start, unit, 1))
     if m := _AGO.match(t):
         n, complete, unit, direction = int(m.group(1)), m.group(2), m.group(3), m.group(4)
         back = -n if complete or n == 0 else -(n - 1)  # "N ago" counts the current unit
         shift = back if direction == "ago" else n
-        start = add(truncate(now, unit, week_start), unit, shift)
+        start = add(truncate(_clock(now, t), unit, week_start), unit, shift)
         return Period(start, add(start, unit, 1))
     raise DateLiteralError(
         f"cannot read the date {text!r}; use a date (2024-03-15), a month (2024-03), a quarter "

@@ -123,6 +123,8 @@ class CompiledQuery:
     post: PostPlan | None = None  # work after the SQL (pivots, totals, fill, calculations)
     # Why each of ``missing_fields`` was left out, with a "did you mean" (summary.warnings).
     warnings: tuple[str, ...] = ()
+    # A date literal relative to the clock went into it: compiled later, it would differ.
+    reads_clock: bool = False
 
     def name_columns(self, table: pa.Table) -> pa.Table:
         """Rename the SQL aliases to the requested field names (zero-copy)."""

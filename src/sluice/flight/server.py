@@ -47,8 +47,9 @@ from sluice.flight.protocol import (
     unpack,
 )
 from sluice.flight.semantic import SemanticQuery, translate
-from sluice.jobs.service import JobRequest, Outcome
 from sluice.jobs.state import JobStatus
+from sluice.jobs.types import JobRequest, Outcome
+from sluice.query.spec import parse_query
 
 log = logging.getLogger("sluice.flight")
 
@@ -395,11 +396,13 @@ class SluiceFlightServer(flight.FlightServerBase):  # type: ignore[misc]
         semantic = self._translate(sql)
         user: UserConfig | None = self._svc.auth.acting_user(session.principal, session.user_id)
         org = session.principal.organization_id
+        query = {"modelId": self._model_ids[semantic.model], **semantic.query}
         request = JobRequest(
             organization_id=org,
             user=user,
             model_id=self._model_ids[semantic.model],
-            query={"modelId": self._model_ids[semantic.model], **semantic.query},
+            query=query,
+            spec=parse_query(query),  # parsed here, once, like the HTTP API's edge
             cache=CachePolicy.SKIP_REQUERY,
             document=True,
         )

@@ -1,4 +1,5 @@
-"""The job lines of the NDJSON run/wait responses (contract §6, §9), rendered once as bytes.
+"""Omni's job-line format: the lines of the NDJSON run/wait responses (contract §6, §9), rendered
+once as bytes, and the parts of a job record they show (summary, query, cache metadata, status).
 
 A line is compact JSON followed by exactly one ``\\n``. A ``COMPLETE`` line carries the result as
 base64 text, which can be megabytes: it is spliced in as bytes rather than passed through the
@@ -8,10 +9,14 @@ JSON encoder, so it is neither scanned for escapes nor copied twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+from sluice.compiler.types import CompiledQuery
 from sluice.jobs.record import JobRecord
-from sluice.jobs.state import JobStatus
+from sluice.jobs.state import JobEvent, JobStatus
+from sluice.jobs.types import JobRequest
 
 UNKNOWN_JOB_MESSAGE = "Unable to find job"
 
@@ -73,3 +78,94 @@ def unknown_job_line(job_id: str) -> bytes:
     return (
         dumps({"job_id": job_id, "status": "FAILED", "error_message": UNKNOWN_JOB_MESSAGE}) + b"\n"
     )
+
+
+def progress(record: JobRecord, position: int | None, *, local: bool = False) -> dict[str, Any]:
+    """The status of a job that has not finished (``GET /query/jobs/{id}``)."""
+    queued = position is not None if local else record.status is JobStatus.ADDED
+    body: dict[str, Any] = {"job_id": record.id, "status": "QUEUED" if queued else "RUNNING"}
+    if queued and position is not None:
+        body["queue_position"] = position
+    body["connection"] = record.connection
+    return body
+
+
+def plan_summary(compiled: CompiledQuery) -> dict[str, Any]:
+    return {
+        "fields": compiled.summary_fields(),
+        "display_sql": compiled.sql,
+        "sql": compiled.sql,
+        "missing_fields": list(compiled.missing_fields),
+        "warnings": list(compiled.warnings),
+        "invalid_calculations": {},
+    }
+
+
+def executed_query(request: JobRequest, compiled: CompiledQuery) -> dict[str, Any]:
+    """The ``query`` of a job line: the query as run, ``model_job.fields`` = the result columns."""
+    model_job = dict(request.query)
+    model_job["modelId"] = request.model_id
+    model_job["fields"] = [f.field_name for f in compiled.fields]
+    model_job["limit"] = compiled.limit
+    model_job["table"] = model_job.get("table") or compiled.base_view
+    if compiled.topic:
+        model_job["join_paths_from_topic_name"] = compiled.topic
+    query: dict[str, Any] = {"model_job": model_job, "model_version": compiled.model_version}
+    if request.timezone:
+        query["timezone"] = request.timezone
+    return query
+
+
+def completed(
+    record: JobRecord,
+    *,
+    finished_at: float,
+    meta: Mapping[str, Any],
+    num_rows: int,
+    num_bytes: int,
+    computed_at: float,
+    ttl_s: float,
+    cache_type: str,
+    stream_ms: float,
+) -> JobRecord:
+    """``record`` advanced to ``COMPLETE``, with the summary and cache metadata its line shows."""
+    # The result's columns, once it has run: SQL mode names its own, pivots and calculations
+    # add theirs.
+    query = dict(record.query or {})
+    query["model_job"] = {**query.get("model_job", {}), "fields": list(meta["columns"])}
+    summary = {
+        **(record.summary or {}),
+        "fields": meta["fields"],
+        "invalid_calculations": meta["invalid_calculations"],
+        "cache_type": cache_type,
+        "total_rows": num_rows,
+        "execution_time_ms": meta["execution_time_ms"],
+    }
+    cache_metadata = {
+        "num_rows": num_rows,
+        "result_size_bytes": num_bytes,
+        "computed_at": iso(computed_at),
+        "ttl_seconds": ttl_s,
+        "expires_at": iso(computed_at + ttl_s),
+        "served_from_cache": cache_type != "MISS",
+    }
+    return record.advance(
+        JobEvent.SUCCEED,
+        finished_at=finished_at,
+        summary=summary,
+        query=query,
+        cache_metadata=cache_metadata,
+        stream_ms=stream_ms,
+        result_rows=num_rows,
+        result_bytes=num_bytes,
+    )
+
+
+def iso(epoch: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    )
+
+
+def internal_message(job_id: str) -> str:
+    return f"Internal error while running job {job_id}; the server log has the details."

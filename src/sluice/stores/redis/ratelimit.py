@@ -16,7 +16,7 @@ from collections.abc import Callable
 import redis
 
 from sluice.auth.ratelimit import TooManyRequests
-from sluice.replicas.keys import Keys
+from sluice.stores.redis.keys import Keys
 
 WINDOW_S = 60
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import redis
 
 from sluice.cache.store import CachedData, CacheEntry
-from sluice.replicas.keys import Keys
+from sluice.stores.redis.keys import Keys
 
 _PUT = """
 -- KEYS: entry key, data key, cache:lru, cache:sizes, cache:bytes
@@ -151,7 +151,7 @@ class RedisCacheStore:
         return [entry for _, entry in self._scan() if entry is not None]
 
     def close(self) -> None:
-        """The client belongs to ``sluice.replicas.state.Stores``, which closes it."""
+        """The client belongs to ``sluice.stores.select.Stores``, which closes it."""
 
     def _scan(self) -> Iterable[tuple[str, CacheEntry | None]]:
         """Every key in the LRU order (least recently used first) with its entry (None: gone)."""

@@ -14,7 +14,7 @@ import time
 import redis
 
 from sluice.auth.tokens import Token, hash_secret, new_token, no_single_token
-from sluice.replicas.keys import Keys
+from sluice.stores.redis.keys import Keys
 
 
 class RedisTokenStore:
@@ -78,7 +78,7 @@ class RedisTokenStore:
         return token
 
     def close(self) -> None:
-        """The client belongs to whoever opened it (``sluice.replicas.state``)."""
+        """The client belongs to whoever opened it (``sluice.stores.select``)."""
 
 
 def _json(token: Token) -> str:

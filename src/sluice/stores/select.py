@@ -1,4 +1,5 @@
 """Where a server keeps its state: the embedded stores, or Redis when a URL is configured.
+The one place stores are chosen; the Redis modules are imported only when they are.
 
 One function picks for the whole server (``open_stores``) and one for the ``sluice keys``
 commands (``open_token_store``), so a key created against a Redis-configured project goes to
@@ -13,21 +14,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sluice.auth.ratelimit import RateLimit, RateLimiter
-from sluice.auth.tokens import SqliteTokenStore, TokenStore
-from sluice.cache.local import LocalCacheStore
+from sluice.auth.tokens import TokenStore
 from sluice.cache.store import CacheStore
 from sluice.config import ServerConfig
-from sluice.errors import ConfigError
 from sluice.extras import needs
-from sluice.jobs.store import JobEvents, JobStore, SqliteJobStore
-
-if TYPE_CHECKING:
-    import redis
+from sluice.jobs.store import JobEvents, JobStore
+from sluice.stores.embedded.cache import LocalCacheStore
+from sluice.stores.embedded.jobs import SqliteJobStore
+from sluice.stores.embedded.tokens import SqliteTokenStore
 
 log = logging.getLogger("sluice.replicas")
+
+_REDIS_WHY = "a Redis URL (server.redis_url or SLUICE_REDIS_URL)"
 
 
 @dataclass
@@ -78,12 +78,14 @@ def _embedded_stores(server: ServerConfig, clock: Callable[[], float]) -> Stores
 
 
 def _redis_stores(server: ServerConfig, clock: Callable[[], float]) -> Stores:
+    with needs("redis", _REDIS_WHY):  # only with a Redis URL: the redis extra
+        from sluice.stores.redis.keys import open_redis
     client = open_redis(server)
-    from sluice.replicas.cache import RedisCacheStore
-    from sluice.replicas.jobs import RedisJobEvents, RedisJobStore
-    from sluice.replicas.keys import Keys
-    from sluice.replicas.ratelimit import RedisRateLimiter
-    from sluice.replicas.tokens import RedisTokenStore
+    from sluice.stores.redis.cache import RedisCacheStore
+    from sluice.stores.redis.jobs import RedisJobEvents, RedisJobStore
+    from sluice.stores.redis.keys import Keys
+    from sluice.stores.redis.ratelimit import RedisRateLimiter
+    from sluice.stores.redis.tokens import RedisTokenStore
 
     keys = Keys(server.redis_prefix)
     replica_id = uuid.uuid4().hex[:12]
@@ -124,30 +126,14 @@ def _redis_stores(server: ServerConfig, clock: Callable[[], float]) -> Stores:
     )
 
 
-def open_redis(server: ServerConfig) -> redis.Redis:
-    """A client for ``server.redis_url``, checked with a PING (a clear error when unreachable)."""
-    with needs("redis", "a Redis URL (server.redis_url or SLUICE_REDIS_URL)"):
-        import redis
-
-        from sluice.replicas.keys import connect
-    url = server.redis_url or ""
-    client = connect(url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        where = url.rpartition("@")[2]
-        raise ConfigError(f"cannot reach Redis at {where}: {exc}") from None
-    return client
-
-
 @contextlib.contextmanager
 def open_token_store(server: ServerConfig) -> Iterator[TokenStore]:
     """The token store ``sluice keys`` works on: Redis when configured, else SQLite."""
     if server.redis_url:
+        with needs("redis", _REDIS_WHY):
+            from sluice.stores.redis.keys import Keys, open_redis
         client = open_redis(server)
-        from sluice.replicas.keys import Keys
-        from sluice.replicas.tokens import RedisTokenStore
+        from sluice.stores.redis.tokens import RedisTokenStore
 
         try:
             yield RedisTokenStore(client, Keys(server.redis_prefix))

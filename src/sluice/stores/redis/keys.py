@@ -12,6 +12,9 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from sluice.config import ServerConfig
+from sluice.errors import ConfigError
+
 
 def connect(url: str) -> redis.Redis:
     """A client for ``url`` with short timeouts; blocking calls retry a few times on a dropped
@@ -24,6 +27,19 @@ def connect(url: str) -> redis.Redis:
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), 3),
         retry_on_error=[redis.ConnectionError, redis.TimeoutError],
     )
+
+
+def open_redis(server: ServerConfig) -> redis.Redis:
+    """A client for ``server.redis_url``, checked with a PING (a clear error when unreachable)."""
+    url = server.redis_url or ""
+    client = connect(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        where = url.rpartition("@")[2]
+        raise ConfigError(f"cannot reach Redis at {where}: {exc}") from None
+    return client
 
 
 class Keys:

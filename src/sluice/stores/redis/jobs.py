@@ -1,6 +1,6 @@
 """Jobs in Redis: records, results, completion events, and the lease that fails orphaned jobs.
 
-Keys (under the prefix, ``sluice.replicas.keys``):
+Keys (under the prefix, ``sluice.stores.redis.keys``):
 
 * ``job:<id>``, a hash: ``record`` (the JobRecord JSON), ``status``, ``terminal`` (``0``/``1``),
   ``replica`` (who wrote it); it expires ``result_retention_s`` after its last write;
@@ -42,7 +42,7 @@ from sluice.jobs.history import HistoryQuery, history_record
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobEvent
 from sluice.jobs.store import EventHandlers, StoredJob, StoredResult
-from sluice.replicas.keys import Keys
+from sluice.stores.redis.keys import Keys
 
 log = logging.getLogger("sluice.replicas")
 
@@ -253,7 +253,7 @@ class RedisJobStore:
         self._client.ping()
 
     def close(self) -> None:
-        """The client belongs to ``sluice.replicas.state.Stores``, which closes it."""
+        """The client belongs to ``sluice.stores.select.Stores``, which closes it."""
 
 
 class RedisJobEvents:

@@ -1,0 +1,102 @@
+"""In-memory tables of the job service: finished lines, compiled queries, fresh job ids."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections import OrderedDict
+
+from sluice.compiler.types import CompiledQuery
+from sluice.jobs.types import Finished, JobRequest, Plan
+
+Memo = tuple[CompiledQuery, Plan] | None  # None: the query's SQL depends on the clock
+
+
+class CompiledMemo:
+    """Compiled queries by request, least recently used out. Thread-safe."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[str, Memo] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[CompiledQuery, Plan] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def known(self, key: str) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def put(self, key: str, memo: Memo) -> None:
+        with self._lock:
+            self._items[key] = memo
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+
+def memo_key(request: JobRequest) -> str:
+    """Everything a compile reads besides the clock: model, query, user, time zone."""
+    query = json.dumps(request.query, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{request.model_id}\x00{request.timezone}\x00{request.user!r}\x00{query}"
+
+
+class UuidSource:
+    """Random (version 4) UUIDs from the OS's CSPRNG, read in blocks: one ``getrandom`` system
+    call per 256 ids instead of one per id. Used from the event loop only."""
+
+    _BLOCK = 256
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def next(self) -> str:
+        if self._at >= len(self._pool):
+            self._pool, self._at = os.urandom(16 * self._BLOCK), 0
+        raw = self._pool[self._at : self._at + 16]
+        self._at += 16
+        return str(uuid.UUID(bytes=raw, version=4))
+
+
+class LineCache:
+    """Rendered lines of recently finished jobs, least recently used first out, bounded in bytes."""
+
+    def __init__(self, capacity_bytes: int) -> None:
+        self.capacity = capacity_bytes
+        self.size = 0
+        self._lines: OrderedDict[str, Finished] = OrderedDict()
+
+    def get(self, job_id: str) -> Finished | None:
+        found = self._lines.get(job_id)
+        if found is not None:
+            self._lines.move_to_end(job_id)
+        return found
+
+    def put(self, job_id: str, finished: Finished) -> None:
+        self.pop(job_id)
+        if finished.line is None or len(finished.line) > self.capacity:
+            return
+        self._lines[job_id] = finished
+        self.size += len(finished.line or b"")
+        while self.size > self.capacity:
+            _, evicted = self._lines.popitem(last=False)
+            self.size -= len(evicted.line or b"")
+
+    def pop(self, job_id: str) -> None:
+        found = self._lines.pop(job_id, None)
+        if found is not None:
+            self.size -= len(found.line or b"")
+
+    def expire(self, finished_before: float) -> None:
+        for job_id in [j for j, f in self._lines.items() if f.finished_at < finished_before]:
+            self.pop(job_id)
+
+    def __len__(self) -> int:
+        return len(self._lines)
