@@ -13,7 +13,6 @@ import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Column, Table
 from rich.text import Text
@@ -21,6 +20,7 @@ from rich.text import Text
 from sluice.config import load_config
 from sluice.engines.base import Engine
 from sluice.errors import ModelError, SluiceError
+from sluice.progress import step_bar
 
 app = typer.Typer(
     name="sluice",
@@ -76,16 +76,8 @@ def demo_data(
     if scale <= 0:
         err.print("[red]--scale must be positive[/red]")
         raise typer.Exit(2)
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err
-    ) as progress:
-        task = progress.add_task("generating", total=None)
-
-        def step(name: str, index: int, total: int) -> None:
-            progress.update(task, description=f"generating {name}", completed=index, total=total)
-
+    with step_bar(err, "generating", "generating", done="done") as step:
         counts = generate_demo_data(out, scale, seed=seed, progress=step)
-        progress.update(task, description="done", completed=progress.tasks[0].total or 1)
     table = Table("table", "rows")
     for name, rows in counts.items():
         table.add_row(name, f"{rows:,}")

@@ -24,13 +24,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
 from sluice.api.statedir import StateDirProbe
 from sluice.auth.tokens import ORGANIZATION, PERSONAL, Token
 from sluice.config import LOG_FORMATS, Config, UserConfig, load_config
 from sluice.errors import SluiceError
+from sluice.progress import step_bar
 from sluice.project import Project
 from sluice.stores.select import open_token_store
 
@@ -179,16 +179,9 @@ def demo(
         raise typer.Exit(2)
     day = _as_of(as_of)
     directory = directory.resolve()
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err
-    ) as progress:
-        task = progress.add_task(f"demo data (scale {scale:g}, as of {day})", total=None)
-
-        def step(name: str, index: int, total: int) -> None:
-            progress.update(task, description=f"generating {name}", completed=index, total=total)
-
+    first = f"demo data (scale {scale:g}, as of {day})"
+    with step_bar(err, first, "generating", done="demo data ready") as step:
         data, generated = ensure_demo_data(directory, scale, day, progress=step)
-        progress.update(task, description="demo data ready", completed=1, total=1)
     err.print(f"{'generated' if generated else 'using'} {data} (history up to {day})")
     config_path = write_demo_project(directory, data)
     config = _load(config_path)

@@ -22,6 +22,7 @@ from sluice.demo.data import STEPS
 from sluice.engines.duckdb import connect_sandboxed
 from sluice.errors import SluiceError
 from sluice.extras import needs
+from sluice.progress import step_bar
 
 __all__ = ["load_demo_postgres", "register_load_demo"]
 
@@ -113,20 +114,12 @@ def register_load_demo(app: typer.Typer) -> None:
         """Copy the demo tables into PostgreSQL (replacing tables of the same names)."""
         from rich.console import Console
         from rich.markup import escape
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
         from rich.table import Table
 
         console, err = Console(), Console(stderr=True)
         started = time.perf_counter()
         try:
-            with Progress(
-                TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err
-            ) as bar:
-                task = bar.add_task("loading", total=len(STEPS))
-
-                def step(name: str, index: int, total: int) -> None:
-                    bar.update(task, description=f"loading {name}", completed=index, total=total)
-
+            with step_bar(err, "loading", "loading", total=len(STEPS)) as step:
                 counts = load_demo_postgres(duckdb_file, url, schema, progress=step)
         except SluiceError as exc:  # the load failed, or the postgres extra is missing
             err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
