@@ -20,7 +20,15 @@ from sluice.compiler.types import CompiledQuery, arrow_data_type
 from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
 from sluice.engines.base import CancelToken, Engine
 from sluice.engines.duckdb import DuckDBEngine
-from sluice.errors import ConfigError, NotFound, PlanError, QueryError, Unavailable
+from sluice.errors import (
+    ConfigError,
+    ModelError,
+    ModelIssue,
+    NotFound,
+    PlanError,
+    QueryError,
+    Unavailable,
+)
 from sluice.extras import PRIMARY, needs, require
 from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
@@ -89,6 +97,9 @@ class Project:
         # Connections that could not be reached at start, with why; their models are
         # unavailable until ``reconnect`` opens them.
         self.unreachable = dict(unreachable or {})
+        # Models that have never loaded (their files do not validate), with their issues: they
+        # are unavailable until a change that validates loads them (``sluice.models.service``).
+        self.broken: dict[str, tuple[ModelIssue, ...]] = {}
         self._reconnecting = threading.Lock()
 
     @classmethod
@@ -107,15 +118,23 @@ class Project:
                         raise
                     unreachable[name] = exc.message
             models = {}
+            broken: dict[str, tuple[ModelIssue, ...]] = {}
             for model_cfg in config.models.values():
                 if model_cfg.connection in unreachable:
                     continue
-                models[model_cfg.id] = _load(config, model_cfg, engines[model_cfg.connection])
+                try:
+                    models[model_cfg.id] = _load(config, model_cfg, engines[model_cfg.connection])
+                except ModelError as exc:
+                    if not degraded:
+                        raise
+                    broken[model_cfg.id] = exc.issues
         except BaseException:
             for engine in engines.values():
                 engine.close()
             raise
-        return cls(config, engines, models, unreachable)
+        project = cls(config, engines, models, unreachable)
+        project.broken.update(broken)
+        return project
 
     def reconnect(self) -> list[str]:
         """Try the unreachable connections again; load the models of those that answer.
@@ -146,6 +165,13 @@ class Project:
 
     def model(self, model_id: str) -> LoadedModel:
         found = self.models.get(model_id)
+        if found is None and model_id in self.broken:
+            cfg = next(m for m in self.config.models.values() if m.id == model_id)
+            issues = [str(i) for i in self.broken[model_id] if i.severity == "error"]
+            raise Unavailable(
+                f"Model {cfg.name} is unavailable: it has never loaded ({'; '.join(issues[:5])}"
+                f"{'; ...' if len(issues) > 5 else ''}); fix its files, sluice reloads them"
+            )
         if found is None:
             for cfg in self.config.models.values():
                 if cfg.id == model_id and cfg.connection in self.unreachable:
@@ -242,8 +268,14 @@ class Project:
         self.close()
 
 
-def _load(config: Config, model_cfg: ModelConfig, engine: Engine) -> LoadedModel:
-    """Load a model over its connection's schema layer (the stored snapshot, else read now)."""
+def _load(
+    config: Config,
+    model_cfg: ModelConfig,
+    engine: Engine,
+    files: Mapping[str, str] | None = None,
+) -> LoadedModel:
+    """Load a model over its connection's schema layer (the stored snapshot, else read now);
+    ``files``: the model's files ({relative path: text}) instead of its folder's."""
     conn = config.connections[model_cfg.connection]
     snapshot = SnapshotStore(config.server.state_dir).read(conn, engine)
     semantic = load_model(
@@ -253,6 +285,7 @@ def _load(config: Config, model_cfg: ModelConfig, engine: Engine) -> LoadedModel
         column_types=schema_lookup(engine),
         derived_types=derived_lookup(engine),
         schema=schema_source(conn, snapshot),
+        files=files,
     )
     return LoadedModel(model_cfg, semantic, engine)
 

@@ -22,7 +22,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sluice.api import catalog_routes, history_routes, operations, query_routes, web
+from sluice.api import (
+    catalog_routes,
+    history_routes,
+    model_routes,
+    operations,
+    query_routes,
+    web,
+)
 from sluice.api.errors import http_exception_handler, unhandled_exception_handler
 from sluice.api.middleware import RequestMiddleware
 from sluice.api.openapi import openapi_document
@@ -34,6 +41,7 @@ from sluice.compiler.types import CompiledQuery
 from sluice.config import Config, ServerConfig
 from sluice.errors import ConfigError
 from sluice.jobs.service import CacheScope, JobService, ScopeOf
+from sluice.models.service import ModelService
 from sluice.observability.metrics import Metrics
 from sluice.project import Project
 from sluice.replicas.state import open_stores
@@ -106,6 +114,10 @@ def create_app(
             methods=["GET"],
         ),
         Route("/api/v1/models/{modelId}/view", catalog_routes.list_views, methods=["GET"]),
+        Route("/api/v1/models/{modelId}/validate", model_routes.validate, methods=["GET"]),
+        Route("/api/v1/models/{modelId}/yaml", model_routes.get_yaml, methods=["GET"]),
+        Route("/api/v1/models/{modelId}/yaml", model_routes.post_yaml, methods=["POST"]),
+        Route("/api/v1/models/{modelId}/yaml", model_routes.delete_yaml, methods=["DELETE"]),
     ]
     for prefix in ("/api/v1", "/api/unstable"):
         routes.append(Route(f"{prefix}/query/run", query_routes.run_query, methods=["POST"]))
@@ -138,6 +150,13 @@ async def _services(
         if opened is not None
         else await asyncio.to_thread(Project.open, config, degraded=True)
     )
+    for model_id, issues in project.broken.items():
+        log.error(
+            "model %s has never loaded; it is unavailable until a change validates: %s",
+            model_id,
+            "; ".join(str(i) for i in issues if i.severity == "error"),
+        )
+    models = ModelService(project, clock=clock)
     for name, why in project.unreachable.items():
         log.error(
             "connection %s could not be reached; its models are unavailable and sluice retries "
@@ -163,6 +182,7 @@ async def _services(
             max_result_bytes=int(server.max_result_mb * (1 << 20)),
             cache=cache,
             scope=cache_scope(project, cache),
+            model_version=models.version_hash,
             clock=clock,
             events=stores.events,
             limits=project.concurrency_limits(),
@@ -179,14 +199,16 @@ async def _services(
         if stores.replica_id:
             log.info("replica %s: jobs, cache and keys in Redis", stores.replica_id)
         retry = asyncio.create_task(_reconnect(project, server.reconnect_s))
+        watch = asyncio.create_task(_watch(models, server.model_poll_s))
         try:
             timestamps = _model_timestamps(config)
             probe = StateDirProbe(server.state_dir) if stores.kind == "embedded" else None
-            yield Services(config, project, jobs, auth, timestamps, stores.kind, probe)
+            yield Services(config, project, jobs, auth, timestamps, stores.kind, probe, models)
         finally:
-            retry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retry
+            for task in (retry, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await jobs.close(server.shutdown_grace_s)
     finally:
         if stores is not None:
@@ -205,6 +227,16 @@ async def _reconnect(project: Project, every_s: float) -> None:
             continue
         for name in back:
             log.info("connection %s is reachable again; its models serve", name)
+
+
+async def _watch(models: ModelService, every_s: float) -> None:
+    """The live reload: check the model folders every ``every_s`` for changed files."""
+    while every_s > 0:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(models.poll)
+        except Exception:
+            log.exception("reloading the models failed")
 
 
 def open_result_cache(
@@ -227,8 +259,8 @@ def open_result_cache(
 def cache_scope(project: Project, cache: ResultCache | None) -> ScopeOf:
     """Where a compiled query's results are cached: its connection, and its topic's TTL."""
     connections = {
-        model_id: project.config.connections[loaded.config.connection].id
-        for model_id, loaded in project.models.items()
+        model.id: project.config.connections[model.connection].id
+        for model in project.config.models.values()
     }
 
     def scope(model_id: str, compiled: CompiledQuery) -> CacheScope:

@@ -10,6 +10,7 @@ from sluice.api.statedir import StateDirProbe
 from sluice.auth.principal import Authenticator, Principal
 from sluice.config import Config
 from sluice.jobs.service import JobService
+from sluice.models.service import ModelService
 from sluice.project import Project
 
 
@@ -22,6 +23,7 @@ class Services:
     model_timestamps: dict[str, str] = field(default_factory=dict)
     store_kind: str = "embedded"  # "redis": replicas share jobs, cache, keys and rate limits
     state_dir: StateDirProbe | None = None  # the embedded store's folder, probed for writes
+    models: ModelService | None = None  # versions, live reload and changes of the models
 
     async def principal(self, request: Request) -> Principal:
         return await self.auth.authenticate(request.headers.get("authorization"))

@@ -326,10 +326,13 @@ class JobService:
         limits: Mapping[str, int] | None = None,
         connection_of: Callable[[str], str] | None = None,
         metrics: Metrics | None = None,
+        model_version: Callable[[str], str] | None = None,
     ) -> None:
-        """``limits``: statements at once per connection name (more wait in FIFO order);
-        ``connection_of``: a model id's connection name. Without them every job shares one
-        queue of ``workers`` slots. ``events``: completion events of replicas sharing ``store``."""
+        """``model_version``: the version a model serves now (a compiled query remembered for
+        another version is compiled again). ``limits``: statements at once per connection name
+        (more wait in FIFO order); ``connection_of``: a model id's connection name. Without them
+        every job shares one queue of ``workers`` slots. ``events``: completion events of
+        replicas sharing ``store``."""
         self._backend = backend
         self._store = store
         self._retention_s = retention_s
@@ -351,6 +354,7 @@ class JobService:
         self._writer = JobWriter(store, on_written=self._on_written)
         self._flights = Flights()
         self._compiled = _CompiledMemo()
+        self._model_version = model_version
         self._ids = _UuidSource()
         self._live: dict[str, _Live] = {}
         self._unsaved: dict[str, _Finished] = {}
@@ -470,7 +474,7 @@ class JobService:
             return False
         if request.plan_only or request.document or not request.cache.reads:
             return False
-        memo = self._compiled.get(_memo_key(request))
+        memo = self._compiled.get(self._memo_key(request))
         if memo is None:
             return False
         compiled, plan = memo[0], _with_policy(memo[1], request.cache)
@@ -796,7 +800,7 @@ class JobService:
         record = live.record = live.record.advance(JobEvent.START, started_at=self._clock())
         if live.exposed:  # other replicas report it RUNNING now, no longer QUEUED
             self._writer.put(record)
-        memo = self._compiled.get(_memo_key(request))  # compiled before, clock-independent
+        memo = self._compiled.get(self._memo_key(request))  # compiled before, clock-independent
         plan: _Plan | None = None
         if memo is not None:
             compiled, plan = memo[0], _with_policy(memo[1], request.cache)
@@ -874,11 +878,16 @@ class JobService:
         finally:
             self._queues.leave(connection)  # the next waiting statement starts
 
+    def _memo_key(self, request: JobRequest) -> str:
+        """``_memo_key`` and the version the model serves now."""
+        version = self._model_version(request.model_id) if self._model_version else ""
+        return f"{_memo_key(request)}\x00{version}"
+
     def _remember(self, request: JobRequest, compiled: CompiledQuery, plan: _Plan) -> None:
         """Remember a compiled query for the fast path, unless its SQL reads the clock."""
         if self._result_cache is None or plan.key is None or not request.cache.reads:
             return
-        key = _memo_key(request)
+        key = self._memo_key(request)
         if self._compiled.known(key):
             return
         try:
