@@ -7,7 +7,7 @@ model and opens every connection once; ``compile`` and ``execute`` are what a qu
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,13 @@ from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
 from sluice.models.snapshots import SnapshotStore, schema_source
 from sluice.query import parse_query
+
+BRANCH_SEPARATOR = "@"  # "<model id>@<branch id>": a branch of a model, where an id is asked
+
+
+def on_branch(model_id: str, branch_id: str | None) -> str:
+    """The id ``Project.model`` resolves to ``branch_id``'s model (``model_id`` without one)."""
+    return f"{model_id}{BRANCH_SEPARATOR}{branch_id}" if branch_id else model_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,9 @@ class Project:
         # Models that have never loaded (their files do not validate), with their issues: they
         # are unavailable until a change that validates loads them (``sluice.models.service``).
         self.broken: dict[str, tuple[ModelIssue, ...]] = {}
+        # A branch's model: ``model("<model id>@<branch id>")`` asks this (set by the model
+        # service; None: no branches).
+        self.branch_model: Callable[[str, str], LoadedModel] | None = None
         self._reconnecting = threading.Lock()
 
     @classmethod
@@ -164,6 +174,11 @@ class Project:
         return back
 
     def model(self, model_id: str) -> LoadedModel:
+        if BRANCH_SEPARATOR in model_id:
+            base, _, branch = model_id.partition(BRANCH_SEPARATOR)
+            if self.branch_model is None:
+                raise NotFound(f"Branch {branch} not found")
+            return self.branch_model(base, branch)
         found = self.models.get(model_id)
         if found is None and model_id in self.broken:
             cfg = next(m for m in self.config.models.values() if m.id == model_id)
@@ -185,7 +200,7 @@ class Project:
 
     def connection_of(self, model_id: str) -> str:
         """The name of the connection a model's queries run on ("" for an unknown model)."""
-        found = self.models.get(model_id)
+        found = self.models.get(model_id.partition(BRANCH_SEPARATOR)[0])
         return found.config.connection if found is not None else ""
 
     def concurrency_limits(self) -> dict[str, int]:

@@ -21,8 +21,9 @@ import duckdb
 import httpx
 import pytest
 
-from sluice.auth.tokens import ORGANIZATION, PERSONAL, SqliteTokenStore
-from sluice.config import model_uuid
+from sluice.auth.tokens import ORGANIZATION, PERSONAL
+from sluice.config import ServerConfig, model_uuid
+from sluice.replicas.state import open_token_store
 from tests.api.support import DEMO_MODEL
 from tests.e2e.conftest import Server
 
@@ -62,13 +63,14 @@ class Project:
                 database=database, model=self.model, state=root / "state", alice=ALICE, mo=MO
             )
         )
-        store = SqliteTokenStore(root / "state")
-        try:
+        self.keys(ServerConfig(state_dir=root / "state"))
+
+    def keys(self, server: ServerConfig) -> None:
+        """Keys in the server's token store (SQLite, or Redis for replicas)."""
+        with open_token_store(server) as store:
             self.org, _ = store.create(ORGANIZATION, "sluice", name="ci")
             self.alice, _ = store.create(PERSONAL, "sluice", user_id=ALICE, name="alice")
             self.mo, _ = store.create(PERSONAL, "sluice", user_id=MO, name="mo")
-        finally:
-            store.close()
 
     def sql(self, text: str) -> Any:
         with duckdb.connect(str(self.database), read_only=True) as con:
@@ -338,3 +340,94 @@ def test_a_model_that_never_loaded_is_unavailable_and_the_server_still_starts(
     assert total(server, project.org, "order_items.count") == project.sql(
         "SELECT COUNT(*) FROM order_items"
     )
+
+
+def create_branch(server: Server, key: str, name: str) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/api/v1/models",
+        json={"modelKind": "BRANCH", "baseModelId": MODEL_ID, "modelName": name},
+        headers=auth(key),
+        timeout=30,
+    )
+
+
+def branch_scenario(writer: Server, reader: Server, project: Project) -> None:
+    """Create a branch on ``writer``, change a measure there, query both models on ``reader``,
+    merge on ``writer`` and see the shared model answer the branch's number on ``reader``."""
+    shared_sql = project.sql("SELECT SUM(sale_price) FROM order_items")
+    branch_sql = project.sql("SELECT SUM(sale_price * 3) FROM order_items")
+    assert shared_sql != branch_sql
+    created = create_branch(writer, project.mo, "triple-sales")
+    assert created.status_code == 200, created.text
+    model = created.json()["model"]
+    assert created.json()["success"] is True
+    assert model["modelKind"] == "BRANCH" and model["baseModelId"] == MODEL_ID
+    branch_id = model["id"]
+    listed = httpx.get(
+        f"{reader.url}/api/v1/models",
+        params={"modelKind": "BRANCH", "baseModelId": MODEL_ID},
+        headers=auth(project.org),
+        timeout=30,
+    ).json()
+    assert [r["id"] for r in listed["records"]] == [branch_id]
+
+    view = project.model / "order_items.view.yaml"
+    original = view.read_text()
+    measure = "  total_sale_price:\n    label: Total Sale Price\n    sql: ${sale_price}\n"
+    assert measure in original
+    changed = original.replace(measure, measure.replace("${sale_price}", "${sale_price} * 3"))
+    response = post_yaml(writer, project.mo, fileName="order_items.view", yaml=changed,
+                         branchId=branch_id, mode="extension")  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert view.read_text() == original  # the shared model's file is untouched
+    on_branch = get_yaml(reader, project.org, branchId=branch_id, mode="extension")
+    assert on_branch["files"]["order_items.view"] == changed
+    assert get_yaml(reader, project.org, mode="extension")["files"]["order_items.view"] == original
+    checked = httpx.get(f"{reader.url}/api/v1/models/{MODEL_ID}/validate",
+                        params={"branchId": branch_id}, headers=auth(project.org), timeout=60)  # fmt: skip
+    assert checked.status_code == 200 and not [i for i in checked.json() if not i["is_warning"]]
+
+    field = "order_items.total_sale_price"
+    assert total(reader, project.org, field) == Decimal(str(shared_sql))
+    assert total(reader, project.org, field, branchId=branch_id) == Decimal(str(branch_sql))
+    assert total(reader, project.org, field) == Decimal(str(shared_sql))  # no cache crossing
+    unknown = query(reader, project.org, [field], branchId="0f8fad5b-d9cb-469f-a165-70867728950f")
+    assert unknown.status_code == 404
+
+    merged = httpx.post(
+        f"{writer.url}/api/v1/models/{MODEL_ID}/branch/triple-sales/merge",
+        json={"delete_branch": True, "commit_message": "Triple the sales"},
+        headers=auth(project.mo),
+        timeout=60,
+    )
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["success"] is True
+    assert view.read_text() == changed
+
+    def answers_branch() -> bool:
+        return total(reader, project.org, field) == Decimal(str(branch_sql))
+
+    poll(answers_branch, "the shared model never answered the merged branch's number")
+    gone = query(reader, project.org, [field], branchId=branch_id)
+    assert gone.status_code == 404  # merged with delete_branch
+
+
+def test_a_branch_changes_a_measure_for_its_queries_only_until_it_is_merged(
+    project: Project, serve: Callable[..., Server]
+) -> None:
+    server = serve()
+    branch_scenario(server, server, project)
+    log = (project.root / "state" / "model-changes" / "shop.jsonl").read_text().splitlines()
+    assert any('"merge"' in line and "Triple the sales" in line for line in log)
+    assert any("branch triple-sales: write" in line and "Mo Deler" in line for line in log)
+
+
+@pytest.mark.slow
+def test_two_replicas_on_redis_share_branches_and_changes(
+    project: Project, serve: Callable[..., Server], redis_url: str, redis_prefix: str
+) -> None:
+    env = {"SLUICE_REDIS_URL": redis_url, "SLUICE_SERVER_REDIS_PREFIX": redis_prefix}
+    project.keys(ServerConfig(redis_url=redis_url, redis_prefix=redis_prefix))
+    one = serve(**env, SLUICE_SERVER_STATE_DIR=str(project.root / "state1"))
+    two = serve(**env, SLUICE_SERVER_STATE_DIR=str(project.root / "state2"))
+    branch_scenario(one, two, project)

@@ -41,10 +41,11 @@ from sluice.compiler.types import CompiledQuery
 from sluice.config import Config, ServerConfig
 from sluice.errors import ConfigError
 from sluice.jobs.service import CacheScope, JobService, ScopeOf
+from sluice.models.branches import BranchStore, FileBranchStore, RedisBranchStore
 from sluice.models.service import ModelService
 from sluice.observability.metrics import Metrics
-from sluice.project import Project
-from sluice.replicas.state import open_stores
+from sluice.project import BRANCH_SEPARATOR, Project
+from sluice.replicas.state import open_redis, open_stores
 
 Clock = Callable[[], float]
 
@@ -107,6 +108,17 @@ def create_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1/whoami", catalog_routes.whoami, methods=["GET"]),
         Route("/api/v1/models", catalog_routes.list_models, methods=["GET"]),
+        Route("/api/v1/models", model_routes.create_model, methods=["POST"]),
+        Route(
+            "/api/v1/models/{modelId}/branch/{branchName:path}/merge",
+            model_routes.merge_branch,
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v1/models/{modelId}/branch/{branchName:path}",
+            model_routes.delete_branch,
+            methods=["DELETE"],
+        ),
         Route("/api/v1/models/{modelId}/topic", catalog_routes.list_topics, methods=["GET"]),
         Route(
             "/api/v1/models/{modelId}/topic/{topicName:path}",
@@ -156,7 +168,6 @@ async def _services(
             model_id,
             "; ".join(str(i) for i in issues if i.severity == "error"),
         )
-    models = ModelService(project, clock=clock)
     for name, why in project.unreachable.items():
         log.error(
             "connection %s could not be reached; its models are unavailable and sluice retries "
@@ -166,9 +177,12 @@ async def _services(
             why,
         )
     stores = None
+    branches: BranchStore | None = None
     try:
         check_cache_policies(project)
         stores = await asyncio.to_thread(open_stores, server, clock=clock)
+        branches = await asyncio.to_thread(open_branches, server)
+        models = ModelService(project, branches=branches, clock=clock)
         cache = await asyncio.to_thread(open_result_cache, server, project, stores.cache, clock)
         jobs = JobService(
             project,
@@ -213,6 +227,8 @@ async def _services(
     finally:
         if stores is not None:
             stores.close()  # the cache store too
+        if branches is not None:
+            branches.close()
         project.close()
 
 
@@ -227,6 +243,14 @@ async def _reconnect(project: Project, every_s: float) -> None:
             continue
         for name in back:
             log.info("connection %s is reachable again; its models serve", name)
+
+
+def open_branches(server: ServerConfig) -> BranchStore:
+    """Where branches live: Redis when replicas share one (every replica sees them), else the
+    state directory."""
+    if server.redis_url:
+        return RedisBranchStore(open_redis(server), server.redis_prefix)
+    return FileBranchStore(server.state_dir)
 
 
 async def _watch(models: ModelService, every_s: float) -> None:
@@ -264,11 +288,12 @@ def cache_scope(project: Project, cache: ResultCache | None) -> ScopeOf:
     }
 
     def scope(model_id: str, compiled: CompiledQuery) -> CacheScope:
+        connection = connections[model_id.partition(BRANCH_SEPARATOR)[0]]
         if cache is None:
-            return CacheScope(connections[model_id], 0.0)
+            return CacheScope(connection, 0.0)
         topics = project.model(model_id).semantic.topics
         topic = topics.get(compiled.topic) if compiled.topic else None
-        return CacheScope(connections[model_id], cache.ttl(topic.cache_policy if topic else None))
+        return CacheScope(connection, cache.ttl(topic.cache_policy if topic else None))
 
     return scope
 

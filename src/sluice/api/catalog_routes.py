@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sluice.api import catalog
 from sluice.api.errors import endpoint
+from sluice.api.model_routes import branch_page
 from sluice.api.state import services
 from sluice.errors import BadRequest, NotFound
 from sluice.model.types import SemanticModel
@@ -40,6 +43,8 @@ async def list_models(request: Request) -> Response:
     model_id = params.get("modelId")
     if model_id is not None and not is_uuid(model_id):
         raise BadRequest(f"modelId must be a UUID; got {model_id!r}")
+    if params.get("modelKind", "").upper() == "BRANCH" and svc.models is not None:
+        return JSONResponse(await asyncio.to_thread(branch_page, svc.models, dict(params)))
     page = catalog.models_page(svc.config, dict(params), timestamps=svc.model_timestamps)
     return JSONResponse(page)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -14,6 +15,7 @@ from sluice.api.errors import endpoint
 from sluice.api.state import Services, services
 from sluice.auth.principal import Principal
 from sluice.errors import BadRequest, Forbidden, NotFound
+from sluice.models.branches import Branch
 from sluice.models.changes import Author
 from sluice.models.files import select
 from sluice.models.service import ModelService
@@ -67,9 +69,13 @@ def _model_id(request: Request, models: ModelService) -> str:
     return raw
 
 
-def _no_branch(value: Any) -> None:
-    if value:
-        raise NotFound(f"Branch {value} not found")
+def _branch(models: ModelService, model_id: str, value: Any) -> Branch | None:
+    """The branch a ``branchId`` names (None without one); 404 for an unknown one."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise BadRequest("branchId must be a string")
+    return models.branch(model_id, value)
 
 
 def _mode(value: Any) -> str:
@@ -93,8 +99,12 @@ async def validate(request: Request) -> Response:
     await svc.principal(request)
     models = _service(svc)
     model_id = _model_id(request, models)
-    _no_branch(request.query_params.get("branchId"))
-    return JSONResponse([issue_answer(i) for i in models.issues(model_id)])
+    branch = _branch(models, model_id, request.query_params.get("branchId"))
+    if branch is None:
+        issues = models.issues(model_id)
+    else:
+        issues = (await asyncio.to_thread(models.check_branch, branch)).issues
+    return JSONResponse([issue_answer(i) for i in issues])
 
 
 @endpoint
@@ -104,7 +114,7 @@ async def get_yaml(request: Request) -> Response:
     models = _service(svc)
     model_id = _model_id(request, models)
     params = request.query_params
-    _no_branch(params.get("branchId"))
+    branch = _branch(models, model_id, params.get("branchId"))
     mode = _mode(params.get("mode"))
     cfg = models.config(model_id)
 
@@ -114,8 +124,9 @@ async def get_yaml(request: Request) -> Response:
             cfg,
             mode=mode,
             selected=None,
-            version=models.version(model_id),
+            version=models.version(model_id) if branch is None else models.branch_version(branch),
             with_checksums=_flag(params.get("includeChecksums"), "includeChecksums"),
+            overlay=None if branch is None else models.branch_files(branch),
         )
         pattern = params.get("fileName")
         if pattern:
@@ -156,7 +167,7 @@ async def post_yaml(request: Request) -> Response:
     for key in ("commitMessage", "previousChecksum", "branchId"):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise BadRequest(f"{key} must be a string")
-    _no_branch(body.get("branchId"))
+    branch = _branch(models, model_id, body.get("branchId"))
     mode = _mode(body.get("mode"))
     remove = text.strip() == "" and mode == "extension"
     author = _author(svc, principal)
@@ -168,6 +179,7 @@ async def post_yaml(request: Request) -> Response:
         author=author,
         message=body.get("commitMessage"),
         previous=body.get("previousChecksum"),
+        branch_id=branch.id if branch is not None else None,
     )
     return JSONResponse({"fileName": name, "success": True})
 
@@ -179,7 +191,7 @@ async def delete_yaml(request: Request) -> Response:
     models = _service(svc)
     model_id = _model_id(request, models)
     params = request.query_params
-    _no_branch(params.get("branchId"))
+    branch = _branch(models, model_id, params.get("branchId"))
     _mode(params.get("mode"))
     name = params.get("fileName") or ""
     if not name.endswith((".view", ".topic")):
@@ -191,5 +203,135 @@ async def delete_yaml(request: Request) -> Response:
         None,
         author=_author(svc, principal),
         message=params.get("commitMessage"),
+        branch_id=branch.id if branch is not None else None,
     )
     return JSONResponse({"fileName": name, "success": True})
+
+
+CREATE_KEYS = frozenset({"modelKind", "baseModelId", "connectionId", "modelName"})
+MERGE_KEYS = frozenset({"delete_branch", "commit_message"})
+
+
+async def _json_object(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise BadRequest("the body is larger than 4 MB")
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise BadRequest(f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise BadRequest(
+            f"Unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+    return body
+
+
+@endpoint
+async def create_model(request: Request) -> Response:
+    """``POST /api/v1/models``: sluice creates branches (a shared model is a folder)."""
+    svc = services(request)
+    await _writer(svc, request)
+    models = _service(svc)
+    body = await _json_object(request, CREATE_KEYS)
+    if str(body.get("modelKind", "")).upper() != "BRANCH":
+        raise BadRequest("modelKind must be BRANCH: a shared model is a folder in sluice.yaml")
+    base, name = body.get("baseModelId"), body.get("modelName")
+    if not isinstance(base, str) or not is_uuid(base):
+        raise BadRequest("baseModelId (the shared model's id) is required")
+    if not isinstance(name, str) or not name:
+        raise BadRequest("modelName (the branch's name) is required")
+    connection = body.get("connectionId")
+    if connection is not None and not isinstance(connection, str):
+        raise BadRequest("connectionId must be a string")
+    branch = await asyncio.to_thread(models.create_branch, base.lower(), name, connection)
+    return JSONResponse({"success": True, "model": branch.answer()})
+
+
+def branch_page(models: ModelService, params: Mapping[str, str]) -> dict[str, Any]:
+    """``GET /api/v1/models?modelKind=BRANCH``: the branches, filtered, one cursor page."""
+    base = params.get("baseModelId")
+    found = models.list_branches(base.lower() if base else None)
+    if "name" in params:
+        found = [b for b in found if b.name == params["name"]]
+    if "modelId" in params:
+        found = [b for b in found if b.id == params["modelId"].lower()]
+    if "connectionId" in params:
+        found = [b for b in found if b.connection_id == params["connectionId"].lower()]
+    size = _page_size(params.get("pageSize"))
+    start = _offset(params.get("cursor"))
+    page = found[start : start + size]
+    more = start + size < len(found)
+    return {
+        "pageInfo": {
+            "hasNextPage": more,
+            "nextCursor": str(start + size) if more else None,
+            "pageSize": size,
+            "totalRecords": len(found),
+        },
+        "records": [b.answer() for b in page],
+    }
+
+
+def _page_size(raw: str | None) -> int:
+    try:
+        size = int(raw) if raw is not None else 20
+    except ValueError:
+        size = 0
+    if not 1 <= size <= 100:
+        raise BadRequest(f"pageSize must be an integer from 1 to 100; got {raw!r}")
+    return size
+
+
+def _offset(raw: str | None) -> int:
+    if not raw:
+        return 0
+    if not raw.isdigit():
+        raise BadRequest(f"cursor {raw!r} is not one this server gave")
+    return int(raw)
+
+
+@endpoint
+async def merge_branch(request: Request) -> Response:
+    svc = services(request)
+    principal = await _writer(svc, request)
+    models = _service(svc)
+    model_id = _model_id(request, models)
+    body = await _json_object(request, MERGE_KEYS)
+    delete = body.get("delete_branch", False)
+    message = body.get("commit_message")
+    if not isinstance(delete, bool):
+        raise BadRequest("delete_branch must be true or false")
+    if message is not None and not isinstance(message, str):
+        raise BadRequest("commit_message must be a string")
+    name = str(request.path_params["branchName"])
+    checked = await asyncio.to_thread(
+        models.merge,
+        model_id,
+        name,
+        author=_author(svc, principal),
+        message=message,
+        delete_branch=delete,
+    )
+    return JSONResponse(
+        {
+            "success": True,
+            "branchName": name,
+            "version": models.version(model_id),
+            "issues": [issue_answer(i) for i in checked.issues if i.severity == "error"],
+        }
+    )
+
+
+@endpoint
+async def delete_branch(request: Request) -> Response:
+    svc = services(request)
+    await _writer(svc, request)
+    models = _service(svc)
+    model_id = _model_id(request, models)
+    name = str(request.path_params["branchName"])
+    await asyncio.to_thread(models.delete_branch, model_id, name)
+    return JSONResponse({"success": True, "branchName": name})

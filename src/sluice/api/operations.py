@@ -72,7 +72,6 @@ def _model_checks(svc: Services, report: dict[str, dict[str, Any]]) -> list[str]
         errors = [str(i) for i in models.issues(cfg.id) if i.severity == "error"]
         name = f"model:{cfg.name}"
         if not errors:
-            report[name] = {"status": "ok"}
             continue
         serving = cfg.id in svc.project.models
         report[name] = {

@@ -74,7 +74,7 @@ from sluice.jobs.state import TERMINAL, JobEvent, JobStatus
 from sluice.jobs.store import EventHandlers, JobEvents, JobStore, StoredResult
 from sluice.jobs.writer import JobWriter
 from sluice.observability.metrics import Gauges, Metrics
-from sluice.project import QueryResult
+from sluice.project import QueryResult, on_branch
 from sluice.query.spec import is_uuid
 from sluice.results.arrow import b64encode, ipc_size, ipc_stream
 
@@ -133,6 +133,12 @@ class JobRequest:
     timezone: str | None = None
     cache: CachePolicy = CachePolicy.SKIP_REQUERY
     document: bool = False  # resultType: answered with a document, the NDJSON line on demand
+    branch_id: str | None = None  # run on this branch of the model (top-level ``branchId``)
+
+    @property
+    def target(self) -> str:
+        """The id the backend resolves: the model's, or its branch's (``on_branch``)."""
+        return on_branch(self.model_id, self.branch_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +254,7 @@ class _CompiledMemo:
 def _memo_key(request: JobRequest) -> str:
     """Everything a compile reads besides the clock: model, query, user, time zone."""
     query = json.dumps(request.query, sort_keys=True, separators=(",", ":"), default=str)
-    return f"{request.model_id}\x00{request.timezone}\x00{request.user!r}\x00{query}"
+    return f"{request.target}\x00{request.timezone}\x00{request.user!r}\x00{query}"
 
 
 class _UuidSource:
@@ -444,7 +450,7 @@ class JobService:
         loop = self._require_loop()
         if self._closed:
             raise RuntimeError("the job service is shut down")
-        connection = self._connection_of(request.model_id)
+        connection = self._connection_of(request.target)
         record = JobRecord(
             id=self._ids.next(),
             client_result_id=self._ids.next(),
@@ -492,7 +498,7 @@ class JobService:
         )
         outcome, stored = self._hot_hit(live, found, b64)
         if not found.fresh:
-            self._refresh(plan, request.model_id, compiled)
+            self._refresh(plan, request.target, compiled)
         self._publish(live, outcome, stored)
         return True
 
@@ -807,7 +813,7 @@ class JobService:
         else:
             try:
                 compiled = self._backend.compile(
-                    request.model_id,
+                    request.target,
                     request.query,
                     now=datetime.now(UTC),
                     user=request.user,
@@ -842,7 +848,7 @@ class JobService:
         elif live.cancel.cancelled:  # killed while joining: don't keep the flight for it
             self._flights.leave(flight, live.record.id)
         if leader:
-            self._launch(flight, request.model_id, compiled, plan, live.record.id)
+            self._launch(flight, request.target, compiled, plan, live.record.id)
 
     def _launch(
         self, flight: Flight, model_id: str, compiled: CompiledQuery, plan: _Plan, job_id: str
@@ -880,7 +886,7 @@ class JobService:
 
     def _memo_key(self, request: JobRequest) -> str:
         """``_memo_key`` and the version the model serves now."""
-        version = self._model_version(request.model_id) if self._model_version else ""
+        version = self._model_version(request.target) if self._model_version else ""
         return f"{_memo_key(request)}\x00{version}"
 
     def _remember(self, request: JobRequest, compiled: CompiledQuery, plan: _Plan) -> None:
@@ -892,7 +898,7 @@ class JobService:
             return
         try:
             later = self._backend.compile(
-                request.model_id,
+                request.target,
                 request.query,
                 now=datetime.now(UTC) + _CLOCK_PROBE,
                 user=request.user,
@@ -906,7 +912,7 @@ class JobService:
     def _plan(self, request: JobRequest, compiled: CompiledQuery) -> _Plan:
         if self._scope is None:
             return _Plan(None, 0.0, request.cache)
-        scope = self._scope(request.model_id, compiled)
+        scope = self._scope(request.target, compiled)
         key = cache_key(
             compiled,
             model_id=request.model_id,
@@ -928,7 +934,7 @@ class JobService:
             self.metrics.cache_lookup(found.fresh)
             outcome, stored = self._hot_hit(live, found, hot)
             if not found.fresh:
-                self._refresh(plan, live.request.model_id, compiled)
+                self._refresh(plan, live.request.target, compiled)
             self._finish(live, outcome, stored)
             return True
         data = cache.open(plan.key)
@@ -942,7 +948,7 @@ class JobService:
             data.file.close()
             raise
         if not found.fresh:
-            self._refresh(plan, live.request.model_id, compiled)
+            self._refresh(plan, live.request.target, compiled)
         self._finish(live, outcome, stored)
         return True
 

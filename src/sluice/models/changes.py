@@ -57,6 +57,10 @@ class ChangeRecorder:
         if in_git(folder):
             self._commit(folder, change)
             return
+        self.log(change)
+
+    def log(self, change: Change) -> None:
+        """Append the change to the model's change log."""
         self.folder.mkdir(parents=True, exist_ok=True)
         line = {
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -18,15 +18,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sluice.config import ModelConfig
-from sluice.errors import BadRequest, Conflict, ModelIssue, NotFound, Unavailable
+from sluice.errors import BadRequest, Conflict, ModelError, ModelIssue, NotFound, Unavailable
 from sluice.model.loader import check_model, read_folder
+from sluice.models.branches import Branch, BranchStore, FileBranchStore, new_branch
 from sluice.models.changes import Author, Change, ChangeRecorder
 from sluice.models.files import checksum, key_of, path_for
 from sluice.models.snapshots import SnapshotStore, schema_source
 from sluice.project import LoadedModel, Project, derived_lookup, schema_lookup
+from sluice.query.spec import is_uuid
 
 log = logging.getLogger("sluice.models")
 
@@ -49,10 +52,21 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 
 
 class ModelService:
-    def __init__(self, project: Project, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        branches: BranchStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.project = project
         self.changes = ChangeRecorder(project.config.server.state_dir)
+        state_dir = project.config.server.state_dir
+        self.branches = branches if branches is not None else FileBranchStore(state_dir)
         self._clock = clock
+        # Branch models checked before, by branch id: (hash of their files, the check).
+        self._branch_checks: dict[str, tuple[str, Checked]] = {}
+        project.branch_model = self.branch_model
         self._lock = threading.RLock()  # one change of any model at a time
         self._versions: dict[str, int] = {}
         self._issues: dict[str, tuple[ModelIssue, ...]] = {}
@@ -161,10 +175,14 @@ class ModelService:
         author: Author,
         message: str | None = None,
         previous: str | None = None,
+        branch_id: str | None = None,
     ) -> Checked:
         """Write (``text``) or remove (None) one file, record the change, serve the result when
         it validates. A stale ``previous`` checksum is a 409; a file that does not parse or
-        holds an unknown property is a 400 naming its line, and nothing is saved."""
+        holds an unknown property is a 400 naming its line, and nothing is saved. With
+        ``branch_id`` the file is the branch's (the shared model does not change)."""
+        if branch_id:
+            return self._write_branch(model_id, branch_id, key, text, author, message, previous)
         with self._lock:
             cfg = self.config(model_id)
             files = read_folder(cfg.path)
@@ -191,6 +209,137 @@ class ModelService:
                 Path(cfg.path), Change(cfg.name, (path,), action, message or default, author)
             )
             return self.reload(model_id)
+
+    # -- branches -----------------------------------------------------------------------------
+
+    def create_branch(self, model_id: str, name: str, connection_id: str | None) -> Branch:
+        cfg = self.config(model_id)
+        conn_id = self.project.config.connections[cfg.connection].id
+        if connection_id is not None and connection_id.lower() != conn_id:
+            raise BadRequest(
+                f"connectionId {connection_id} is not the connection of model {cfg.name}"
+            )
+        with self._lock:
+            if any(b.name == name for b in self.list_branches(model_id)):
+                raise BadRequest(f"Model {cfg.name} already has a branch named {name!r}")
+            branch = new_branch(name, model_id, conn_id, self._clock())
+            self.branches.put(branch)
+        return branch
+
+    def list_branches(self, model_id: str | None = None) -> list[Branch]:
+        return [b for b in self.branches.all() if model_id is None or b.base_model_id == model_id]
+
+    def branch(self, model_id: str, branch_id: str) -> Branch:
+        """The branch ``branch_id`` of ``model_id``; 404 for one that does not exist."""
+        found = self.branches.get(branch_id.lower()) if is_uuid(branch_id) else None
+        if found is None or found.base_model_id != model_id:
+            raise NotFound(f"Branch {branch_id} not found")
+        return found
+
+    def branch_named(self, model_id: str, name: str) -> Branch:
+        for branch in self.list_branches(model_id):
+            if branch.name == name:
+                return branch
+        raise NotFound(f"Branch {name} not found")
+
+    def branch_files(self, branch: Branch) -> dict[str, str]:
+        return branch.overlay(read_folder(self.config(branch.base_model_id).path))
+
+    def check_branch(self, branch: Branch) -> Checked:
+        """The branch's model over the shared model's files as they are now (checked again
+        only when they changed)."""
+        files = self.branch_files(branch)
+        digest = checksum("\0".join(f"{p}\0{t}" for p, t in sorted(files.items())))
+        cached = self._branch_checks.get(branch.id)
+        if cached is not None and cached[0] == digest:
+            return cached[1]
+        checked = self.check(self.config(branch.base_model_id), files)
+        self._branch_checks[branch.id] = (digest, checked)
+        return checked
+
+    def branch_model(self, model_id: str, branch_id: str) -> LoadedModel:
+        """What ``Project.model`` answers for a branch: its model, or its issues as an error."""
+        checked = self.check_branch(self.branch(model_id, branch_id))
+        if not checked.ok or checked.loaded is None:
+            raise ModelError(checked.issues)
+        return checked.loaded
+
+    def branch_version(self, branch: Branch) -> int:
+        stamp = datetime.fromisoformat(branch.updated_at.replace("Z", "+00:00")).timestamp()
+        return max(self.version(branch.base_model_id), int(stamp * 1000))
+
+    def _write_branch(
+        self,
+        model_id: str,
+        branch_id: str,
+        key: str,
+        text: str | None,
+        author: Author,
+        message: str | None,
+        previous: str | None,
+    ) -> Checked:
+        with self._lock:
+            branch = self.branch(model_id, branch_id)
+            cfg = self.config(model_id)
+            files = self.branch_files(branch)
+            path = path_for(key, files)
+            if previous is not None and checksum(files.get(path, "")) != previous:
+                raise Conflict(STALE_MESSAGE)
+            if text is None and path not in files:
+                raise NotFound(f"File {key} not found in branch {branch.name}")
+            if text is not None:
+                refuse_file_errors(path, self.check(cfg, {**files, path: text}).issues)
+            branch = branch.with_file(path, text, self._clock())
+            self.branches.put(branch)
+            action = "delete" if text is None else "write"
+            default = f"{action.title()} {key_of(path)} on branch {branch.name}"
+            self.changes.log(
+                Change(
+                    cfg.name, (path,), f"branch {branch.name}: {action}", message or default, author
+                )
+            )
+            return self.check_branch(branch)
+
+    def merge(
+        self,
+        model_id: str,
+        name: str,
+        *,
+        author: Author,
+        message: str | None = None,
+        delete_branch: bool = False,
+    ) -> Checked:
+        """Apply the branch's files to the shared model at once: one change (one git commit),
+        one new version."""
+        with self._lock:
+            branch = self.branch_named(model_id, name)
+            cfg = self.config(model_id)
+            root = Path(cfg.path)
+            for path, text in branch.files.items():
+                target = root / path
+                if text is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write(target, text)
+            if branch.files:
+                change = Change(
+                    cfg.name,
+                    tuple(sorted(branch.files)),
+                    "merge",
+                    message or f"Merge branch {branch.name}",
+                    author,
+                )
+                self.changes.record(root, change)
+            if delete_branch:
+                self.delete_branch(model_id, name)
+            return self.reload(model_id)
+
+    def delete_branch(self, model_id: str, name: str) -> None:
+        with self._lock:
+            branch = self.branch_named(model_id, name)
+            self.branches.delete(branch.id)
+            self._branch_checks.pop(branch.id, None)
 
     # -- helpers ------------------------------------------------------------------------------
 
