@@ -315,6 +315,11 @@ def test_a_personal_token_without_the_modeler_role_may_read_but_not_write(
         body = httpx.get(f"{server.url}/api/v1/whoami", headers=auth(key), timeout=30).json()
         return list(body["rolesByModel"][MODEL_ID]["permissions"])
 
+    doc = httpx.get(f"{server.url}/openapi.json", timeout=30).json()
+    assert {"get", "post", "delete"} <= set(doc["paths"]["/api/v1/models/{modelId}/yaml"])
+    assert {"get", "post"} <= set(doc["paths"]["/api/v1/models"])
+    for path in ("validate", "branch/{branchName}/merge", "branch/{branchName}"):
+        assert f"/api/v1/models/{{modelId}}/{path}" in doc["paths"], path
     assert "UPDATE" not in permissions(project.alice)
     assert "UPDATE" in permissions(project.mo)
     assert "UPDATE" in permissions(project.org)
