@@ -157,16 +157,21 @@ class Project:
                 except QueryError as exc:
                     self.unreachable[name] = exc.message
                     continue
+                loaded: list[LoadedModel] = []
+                broken: dict[str, tuple[ModelIssue, ...]] = {}
                 try:
-                    loaded = [
-                        _load(self.config, m, engine)
-                        for m in self.config.models.values()
-                        if m.connection == name
-                    ]
+                    for m in self.config.models.values():
+                        if m.connection != name:
+                            continue
+                        try:
+                            loaded.append(_load(self.config, m, engine))
+                        except ModelError as exc:  # unavailable until its files validate
+                            broken[m.id] = exc.issues
                 except BaseException:
                     engine.close()
                     raise
                 self.engines[name] = engine
+                self.broken.update(broken)
                 for model in loaded:
                     self.models[model.id] = model
                 del self.unreachable[name]

@@ -392,6 +392,14 @@ def branch_scenario(writer: Server, reader: Server, project: Project) -> None:
                         params={"branchId": branch_id}, headers=auth(project.org), timeout=60)  # fmt: skip
     assert checked.status_code == 200 and not [i for i in checked.json() if not i["is_warning"]]
 
+    views = f"{reader.url}/api/v1/models/{MODEL_ID}/view"
+    seen = httpx.get(views, params={"branch_id": branch_id}, headers=auth(project.org), timeout=60)
+    assert seen.status_code == 200, seen.text
+    nowhere = httpx.get(
+        views, params={"branch_id": MODEL_ID}, headers=auth(project.org), timeout=60
+    )
+    assert nowhere.status_code == 404
+
     field = "order_items.total_sale_price"
     assert total(reader, project.org, field) == Decimal(str(shared_sql))
     assert total(reader, project.org, field, branchId=branch_id) == Decimal(str(branch_sql))

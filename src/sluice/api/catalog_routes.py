@@ -13,6 +13,7 @@ from sluice.api.model_routes import branch_page
 from sluice.api.state import services
 from sluice.errors import BadRequest, NotFound
 from sluice.model.types import SemanticModel
+from sluice.project import on_branch
 from sluice.query.spec import is_uuid
 
 
@@ -71,4 +72,11 @@ async def _model(request: Request) -> SemanticModel:
     model_id = str(request.path_params["modelId"]).lower()
     if not is_uuid(model_id):
         raise NotFound(f"Model {request.path_params['modelId']} not found")
+    branch_id = request.query_params.get("branch_id")  # a branch's catalog (contract §3)
+    if branch_id and svc.models is not None:
+        svc.project.model(model_id)  # 404 for an unknown model first
+        loaded = await asyncio.to_thread(svc.project.model, on_branch(model_id, branch_id))
+        return loaded.semantic
+    if branch_id:
+        raise NotFound(f"Branch {branch_id} not found")
     return svc.project.model(model_id).semantic
