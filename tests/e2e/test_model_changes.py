@@ -56,11 +56,14 @@ class Project:
         self.root = root
         self.model = root / "model"
         shutil.copytree(DEMO_MODEL, self.model)
-        self.database = database
+        # A copy of the warehouse: the hand-written SQL opens it in this process, where the
+        # session's in-process app holds the original open with other settings.
+        self.database = root / "warehouse.duckdb"
+        shutil.copy(database, self.database)
         self.config = root / "sluice.yaml"
         self.config.write_text(
             CONFIG.format(
-                database=database, model=self.model, state=root / "state", alice=ALICE, mo=MO
+                database=self.database, model=self.model, state=root / "state", alice=ALICE, mo=MO
             )
         )
         self.keys(ServerConfig(state_dir=root / "state"))

@@ -12,6 +12,7 @@ import csv
 import io
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -86,7 +87,10 @@ def money(text: str) -> Decimal:
 
 def expected_sales(demo_db: Path) -> dict[tuple[str, str], Decimal]:
     """Sales per year and category, written by hand against the demo tables."""
-    with duckdb.connect(str(demo_db), read_only=True) as conn:
+    # A copy: the session's in-process app holds demo_db open with other settings.
+    copy = Path(tempfile.mkdtemp()) / demo_db.name
+    shutil.copy(demo_db, copy)
+    with duckdb.connect(str(copy), read_only=True) as conn:
         rows = conn.execute(
             """
             SELECT CAST(date_trunc('year', oi.created_at) AS DATE), p.category,
