@@ -12,6 +12,7 @@ import csv
 import io
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -85,7 +86,15 @@ def money(text: str) -> Decimal:
 
 
 def expected_sales(demo_db: Path) -> dict[tuple[str, str], Decimal]:
-    """Sales per year and category, written by hand against the demo tables."""
+    """Sales per year and category, written by hand against the demo tables (on a copy: the
+    session's engine may hold the file open in this process with another configuration)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / demo_db.name
+        shutil.copyfile(demo_db, copy)
+        return _sales(copy)
+
+
+def _sales(demo_db: Path) -> dict[tuple[str, str], Decimal]:
     with duckdb.connect(str(demo_db), read_only=True) as conn:
         rows = conn.execute(
             """
