@@ -78,6 +78,7 @@ class UserConfig:
     attributes: Mapping[str, Any] = field(default_factory=dict)
     allow_raw_sql: bool = False
     admin: bool = False  # a personal token of an admin sees the whole organization's history
+    role: str = ""  # "modeler" (or "admin"): may change models (the model YAML API, branches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class ServerConfig:
     run_window_s: float = 10.0
     wait_window_s: float = 30.0
     result_retention_s: float = 3600.0
+    model_poll_s: float = 0.3  # how often model folders are checked for changes; 0: never
     history_retention_days: float = 30.0  # GET /api/v1/query/jobs lists jobs this far back
     max_rows: int = 50_000
     high_limit: bool = False

@@ -47,6 +47,12 @@ class NotFound(UserError):
     code = "NOT_FOUND"
 
 
+class Conflict(UserError):
+    """The request would overwrite a change it has not seen (a stale checksum)."""
+
+    code = "CONFLICT"
+
+
 class RateLimited(UserError):
     code = "RATE_LIMITED"
 
@@ -148,6 +154,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     "UNAUTHORIZED": (400, "FORBIDDEN"),
     "FORBIDDEN": (403, "FORBIDDEN"),
     "NOT_FOUND": (404, "PLAN"),
+    "CONFLICT": (409, "PLAN"),
     "RATE_LIMITED": (429, "RATE_LIMIT"),
     "CONFIG": (500, "INTERNAL"),
     "PLAN": (400, "PLAN"),

@@ -7,7 +7,7 @@ model and opens every connection once; ``compile`` and ``execute`` are what a qu
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,12 +20,27 @@ from sluice.compiler.types import CompiledQuery, arrow_data_type
 from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
 from sluice.engines.base import CancelToken, Engine
 from sluice.engines.duckdb import DuckDBEngine
-from sluice.errors import ConfigError, NotFound, PlanError, QueryError, Unavailable
+from sluice.errors import (
+    ConfigError,
+    ModelError,
+    ModelIssue,
+    NotFound,
+    PlanError,
+    QueryError,
+    Unavailable,
+)
 from sluice.extras import PRIMARY, needs, require
 from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
 from sluice.models.snapshots import SnapshotStore, schema_source
 from sluice.query.spec import QuerySpec, parse_query
+
+BRANCH_SEPARATOR = "@"  # "<model id>@<branch id>": a branch of a model, where an id is asked
+
+
+def on_branch(model_id: str, branch_id: str | None) -> str:
+    """The id ``Project.model`` resolves to ``branch_id``'s model (``model_id`` without one)."""
+    return f"{model_id}{BRANCH_SEPARATOR}{branch_id}" if branch_id else model_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +105,12 @@ class Project:
         # Connections that could not be reached at start, with why; their models are
         # unavailable until ``reconnect`` opens them.
         self.unreachable = dict(unreachable or {})
+        # Models that have never loaded (their files do not validate), with their issues: they
+        # are unavailable until a change that validates loads them (``sluice.models.service``).
+        self.broken: dict[str, tuple[ModelIssue, ...]] = {}
+        # A branch's model: ``model("<model id>@<branch id>")`` asks this (set by the model
+        # service; None: no branches).
+        self.branch_model: Callable[[str, str], LoadedModel] | None = None
         self._reconnecting = threading.Lock()
 
     @classmethod
@@ -108,15 +129,23 @@ class Project:
                         raise
                     unreachable[name] = exc.message
             models = {}
+            broken: dict[str, tuple[ModelIssue, ...]] = {}
             for model_cfg in config.models.values():
                 if model_cfg.connection in unreachable:
                     continue
-                models[model_cfg.id] = _load(config, model_cfg, engines[model_cfg.connection])
+                try:
+                    models[model_cfg.id] = _load(config, model_cfg, engines[model_cfg.connection])
+                except ModelError as exc:
+                    if not degraded:
+                        raise
+                    broken[model_cfg.id] = exc.issues
         except BaseException:
             for engine in engines.values():
                 engine.close()
             raise
-        return cls(config, engines, models, unreachable)
+        project = cls(config, engines, models, unreachable)
+        project.broken.update(broken)
+        return project
 
     def reconnect(self) -> list[str]:
         """Try the unreachable connections again; load the models of those that answer.
@@ -129,16 +158,21 @@ class Project:
                 except QueryError as exc:
                     self.unreachable[name] = exc.message
                     continue
+                loaded: list[LoadedModel] = []
+                broken: dict[str, tuple[ModelIssue, ...]] = {}
                 try:
-                    loaded = [
-                        _load(self.config, m, engine)
-                        for m in self.config.models.values()
-                        if m.connection == name
-                    ]
+                    for m in self.config.models.values():
+                        if m.connection != name:
+                            continue
+                        try:
+                            loaded.append(_load(self.config, m, engine))
+                        except ModelError as exc:  # unavailable until its files validate
+                            broken[m.id] = exc.issues
                 except BaseException:
                     engine.close()
                     raise
                 self.engines[name] = engine
+                self.broken.update(broken)
                 for model in loaded:
                     self.models[model.id] = model
                 del self.unreachable[name]
@@ -165,7 +199,19 @@ class Project:
         return fresh
 
     def model(self, model_id: str) -> LoadedModel:
+        if BRANCH_SEPARATOR in model_id:
+            base, _, branch = model_id.partition(BRANCH_SEPARATOR)
+            if self.branch_model is None:
+                raise NotFound(f"Branch {branch} not found")
+            return self.branch_model(base, branch)
         found = self.models.get(model_id)
+        if found is None and model_id in self.broken:
+            cfg = next(m for m in self.config.models.values() if m.id == model_id)
+            issues = [str(i) for i in self.broken[model_id] if i.severity == "error"]
+            raise Unavailable(
+                f"Model {cfg.name} is unavailable: it has never loaded ({'; '.join(issues[:5])}"
+                f"{'; ...' if len(issues) > 5 else ''}); fix its files, sluice reloads them"
+            )
         if found is None:
             for cfg in self.config.models.values():
                 if cfg.id == model_id and cfg.connection in self.unreachable:
@@ -179,7 +225,7 @@ class Project:
 
     def connection_of(self, model_id: str) -> str:
         """The name of the connection a model's queries run on ("" for an unknown model)."""
-        found = self.models.get(model_id)
+        found = self.models.get(model_id.partition(BRANCH_SEPARATOR)[0])
         return found.config.connection if found is not None else ""
 
     def concurrency_limits(self) -> dict[str, int]:
@@ -263,8 +309,14 @@ class Project:
         self.close()
 
 
-def _load(config: Config, model_cfg: ModelConfig, engine: Engine) -> LoadedModel:
-    """Load a model over its connection's schema layer (the stored snapshot, else read now)."""
+def _load(
+    config: Config,
+    model_cfg: ModelConfig,
+    engine: Engine,
+    files: Mapping[str, str] | None = None,
+) -> LoadedModel:
+    """Load a model over its connection's schema layer (the stored snapshot, else read now);
+    ``files``: the model's files ({relative path: text}) instead of its folder's."""
     conn = config.connections[model_cfg.connection]
     snapshot = SnapshotStore(config.server.state_dir).read(conn, engine)
     semantic = load_model(
@@ -274,6 +326,7 @@ def _load(config: Config, model_cfg: ModelConfig, engine: Engine) -> LoadedModel
         column_types=schema_lookup(engine),
         derived_types=derived_lookup(engine),
         schema=schema_source(conn, snapshot),
+        files=files,
     )
     return LoadedModel(model_cfg, semantic, engine, snapshot.taken_at)
 

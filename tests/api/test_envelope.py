@@ -71,11 +71,6 @@ BAD_BODIES: list[tuple[str, Any, str]] = [
         {"query": OK_QUERY, "branchId": "main"},
         "branchId must be a UUID",
     ),
-    (
-        "branchId (no branches here)",
-        {"query": OK_QUERY, "branchId": "0f8fad5b-d9cb-469f-a165-70867728950e"},
-        "branchId is not supported",
-    ),
     ("body is a list", [OK_QUERY], "The request body must be a JSON object"),
 ]
 

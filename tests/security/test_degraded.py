@@ -130,7 +130,14 @@ def test_a_busy_port_stops_start_up_in_one_line(tmp_path: Path, demo_db: Path) -
     assert output.count("\n") == 1 and f"127.0.0.1:{port}" in output, output
 
 
-def test_a_broken_model_stops_start_up_in_one_line(tmp_path: Path, demo_db: Path) -> None:
+def test_a_broken_model_is_unavailable_and_the_others_still_serve(
+    tmp_path: Path, demo_db: Path
+) -> None:
+    """A model that has never loaded does not stop the server (issue 12): its queries answer a
+    503 naming the file and line, the log says so, the other models serve."""
+    from sluice.config import model_uuid
+    from tests.e2e.conftest import Server
+
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "model.yaml").write_text("{}\n")
@@ -142,6 +149,31 @@ def test_a_broken_model_stops_start_up_in_one_line(tmp_path: Path, demo_db: Path
         "models:\n", f"models:\n  broken: {{connection: warehouse, path: {broken}}}\n"
     )
     config.write_text(text)
-    code, output = serve(config, free_port())
-    assert code == 2, output
-    assert output.count("\n") == 1 and "things.view.yaml" in output, output
+    keys = create_keys(tmp_path / "state")
+    server = Server(config, tmp_path / "server.log")
+    try:
+        headers = {"Authorization": f"Bearer {keys.org}"}
+        body = {
+            "query": {"modelId": model_uuid("broken"), "table": "things", "fields": ["things.a"]}
+        }
+        response = httpx.post(f"{server.url}/api/v1/query/run", json=body, headers=headers)
+        assert response.status_code == 503, response.text
+        assert "never loaded" in response.json()["detail"]
+        assert "things.view.yaml" in response.json()["detail"]
+        ok = {
+            "query": {"modelId": model_uuid("lab"), "table": "numbers", "fields": ["numbers.total"]}
+        }
+        assert (
+            httpx.post(
+                f"{server.url}/api/v1/query/run", json=ok, headers=headers, timeout=60
+            ).status_code
+            == 200
+        )
+        log = [
+            line
+            for line in (tmp_path / "server.log").read_text().splitlines()
+            if "never loaded" in line
+        ]
+        assert len(log) == 1 and "things.view.yaml" in log[0] and "Traceback" not in log[0]
+    finally:
+        server.kill()

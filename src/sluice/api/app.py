@@ -25,6 +25,7 @@ from starlette.routing import Route
 from sluice.api import (
     catalog_routes,
     history_routes,
+    model_routes,
     operations,
     query_routes,
     refresh_routes,
@@ -42,9 +43,11 @@ from sluice.config import Config, ServerConfig
 from sluice.errors import ConfigError
 from sluice.jobs.service import JobService
 from sluice.jobs.types import CacheScope, ScopeOf
+from sluice.models.branches import BranchStore
+from sluice.models.service import ModelService
 from sluice.observability.metrics import Metrics
-from sluice.project import Project
-from sluice.stores.select import open_stores
+from sluice.project import BRANCH_SEPARATOR, Project
+from sluice.stores.select import open_branches, open_stores
 
 Clock = Callable[[], float]
 
@@ -107,6 +110,17 @@ def create_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/api/v1/whoami", catalog_routes.whoami, methods=["GET"]),
         Route("/api/v1/models", catalog_routes.list_models, methods=["GET"]),
+        Route("/api/v1/models", model_routes.create_model, methods=["POST"]),
+        Route(
+            "/api/v1/models/{modelId}/branch/{branchName:path}/merge",
+            model_routes.merge_branch,
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v1/models/{modelId}/branch/{branchName:path}",
+            model_routes.delete_branch,
+            methods=["DELETE"],
+        ),
         Route("/api/v1/models/{modelId}/topic", catalog_routes.list_topics, methods=["GET"]),
         Route(
             "/api/v1/models/{modelId}/topic/{topicName:path}",
@@ -116,6 +130,10 @@ def create_app(
         Route("/api/v1/models/{modelId}/view", catalog_routes.list_views, methods=["GET"]),
         Route("/api/v1/models/{modelId}/refresh", refresh_routes.refresh_model, methods=["POST"]),
         Route("/api/v1/jobs/{jobId}/status", refresh_routes.job_status, methods=["GET"]),
+        Route("/api/v1/models/{modelId}/validate", model_routes.validate, methods=["GET"]),
+        Route("/api/v1/models/{modelId}/yaml", model_routes.get_yaml, methods=["GET"]),
+        Route("/api/v1/models/{modelId}/yaml", model_routes.post_yaml, methods=["POST"]),
+        Route("/api/v1/models/{modelId}/yaml", model_routes.delete_yaml, methods=["DELETE"]),
     ]
     for prefix in ("/api/v1", "/api/unstable"):
         routes.append(Route(f"{prefix}/query/run", query_routes.run_query, methods=["POST"]))
@@ -148,6 +166,12 @@ async def _services(
         if opened is not None
         else await asyncio.to_thread(Project.open, config, degraded=True)
     )
+    for model_id, issues in project.broken.items():
+        log.error(
+            "model %s has never loaded; it is unavailable until a change validates: %s",
+            model_id,
+            "; ".join(str(i) for i in issues if i.severity == "error"),
+        )
     for name, why in project.unreachable.items():
         log.error(
             "connection %s could not be reached; its models are unavailable and sluice retries "
@@ -157,9 +181,12 @@ async def _services(
             why,
         )
     stores = None
+    branches: BranchStore | None = None
     try:
         check_cache_policies(project)
         stores = await asyncio.to_thread(open_stores, server, clock=clock)
+        branches = await asyncio.to_thread(open_branches, server)
+        models = ModelService(project, branches=branches, clock=clock)
         cache = await asyncio.to_thread(open_result_cache, server, project, stores.cache, clock)
         jobs = JobService(
             project,
@@ -173,6 +200,7 @@ async def _services(
             max_result_bytes=int(server.max_result_mb * (1 << 20)),
             cache=cache,
             scope=cache_scope(project, cache),
+            model_version=models.version_hash,
             clock=clock,
             events=stores.events,
             limits=project.concurrency_limits(),
@@ -189,18 +217,22 @@ async def _services(
         if stores.replica_id:
             log.info("replica %s: jobs, cache and keys in Redis", stores.replica_id)
         retry = asyncio.create_task(_reconnect(project, server.reconnect_s))
+        watch = asyncio.create_task(_watch(models, server.model_poll_s))
         try:
             timestamps = _model_timestamps(config)
             probe = StateDirProbe(server.state_dir) if stores.kind == "embedded" else None
-            yield Services(config, project, jobs, auth, timestamps, stores.kind, probe)
+            yield Services(config, project, jobs, auth, timestamps, stores.kind, probe, models)
         finally:
-            retry.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retry
+            for task in (retry, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await jobs.close(server.shutdown_grace_s)
     finally:
         if stores is not None:
             stores.close()  # the cache store too
+        if branches is not None:
+            branches.close()
         project.close()
 
 
@@ -215,6 +247,16 @@ async def _reconnect(project: Project, every_s: float) -> None:
             continue
         for name in back:
             log.info("connection %s is reachable again; its models serve", name)
+
+
+async def _watch(models: ModelService, every_s: float) -> None:
+    """The live reload: check the model folders every ``every_s`` for changed files."""
+    while every_s > 0:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(models.poll)
+        except Exception:
+            log.exception("reloading the models failed")
 
 
 def open_result_cache(
@@ -237,16 +279,17 @@ def open_result_cache(
 def cache_scope(project: Project, cache: ResultCache | None) -> ScopeOf:
     """Where a compiled query's results are cached: its connection, and its topic's TTL."""
     connections = {
-        model_id: project.config.connections[loaded.config.connection].id
-        for model_id, loaded in project.models.items()
+        model.id: project.config.connections[model.connection].id
+        for model in project.config.models.values()
     }
 
     def scope(model_id: str, compiled: CompiledQuery) -> CacheScope:
+        connection = connections[model_id.partition(BRANCH_SEPARATOR)[0]]
         if cache is None:
-            return CacheScope(connections[model_id], 0.0)
+            return CacheScope(connection, 0.0)
         topics = project.model(model_id).semantic.topics
         topic = topics.get(compiled.topic) if compiled.topic else None
-        return CacheScope(connections[model_id], cache.ttl(topic.cache_policy if topic else None))
+        return CacheScope(connection, cache.ttl(topic.cache_policy if topic else None))
 
     return scope
 

@@ -32,6 +32,8 @@ def whoami(
     permissions = list(BASE_PERMISSIONS)
     if user is not None and user.allow_raw_sql:  # the compiler's rule for verbatim SQL
         permissions.append("QUERY_SQL")
+    if user is None or user.admin or user.role.lower() in ("modeler", "admin"):
+        permissions.append("UPDATE")  # may change models (sluice.api.model_routes.may_write)
     roles = {
         m.id: {
             "roleName": role,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sluice.api import catalog
 from sluice.api.errors import endpoint
+from sluice.api.model_routes import branch_page
 from sluice.api.state import services
 from sluice.errors import BadRequest, NotFound
 from sluice.model.types import SemanticModel
-from sluice.project import LoadedModel
+from sluice.project import LoadedModel, on_branch
 from sluice.query.spec import is_uuid
 
 
@@ -41,6 +44,8 @@ async def list_models(request: Request) -> Response:
     model_id = params.get("modelId")
     if model_id is not None and not is_uuid(model_id):
         raise BadRequest(f"modelId must be a UUID; got {model_id!r}")
+    if params.get("modelKind", "").upper() == "BRANCH" and svc.models is not None:
+        return JSONResponse(await asyncio.to_thread(branch_page, svc.models, dict(params)))
     page = catalog.models_page(svc.config, dict(params), timestamps=svc.model_timestamps)
     return JSONResponse(page)
 
@@ -73,4 +78,10 @@ async def _loaded(request: Request) -> LoadedModel:
     model_id = str(request.path_params["modelId"]).lower()
     if not is_uuid(model_id):
         raise NotFound(f"Model {request.path_params['modelId']} not found")
+    branch_id = request.query_params.get("branch_id")  # a branch's catalog (contract §3)
+    if branch_id and svc.models is not None:
+        svc.project.model(model_id)  # 404 for an unknown model first
+        return await asyncio.to_thread(svc.project.model, on_branch(model_id, branch_id))
+    if branch_id:
+        raise NotFound(f"Branch {branch_id} not found")
     return svc.project.model(model_id)

@@ -33,6 +33,7 @@ class RunEnvelope:
     result_type: str | None = None  # csv | json | xlsx: one document instead of NDJSON
     format_results: bool = False
     spec: QuerySpec | None = None  # the query, parsed (always set by ``parse_run_body``)
+    branch_id: str | None = None  # top-level ``branchId``: run on that branch of the model
 
 
 def parse_json_object(raw: bytes, budgets: Budgets | None = None) -> dict[str, Any]:
@@ -73,7 +74,7 @@ def parse_run_body(raw: bytes, budgets: Budgets | None = None) -> RunEnvelope:
         raise BadRequest(
             "Unlimited limit (null) cannot be used with pivoted queries unless resultType is set"
         )
-    _check_branch(body.get("branchId"))
+    branch_id = _check_branch(body.get("branchId"))
     spec = parse_query(query)
     return RunEnvelope(
         query=query,
@@ -85,6 +86,7 @@ def parse_run_body(raw: bytes, budgets: Budgets | None = None) -> RunEnvelope:
         result_type=result_type,
         format_results=bool(format_results),
         spec=spec,
+        branch_id=branch_id,
     )
 
 
@@ -103,14 +105,12 @@ def _check_query(query: Mapping[str, Any]) -> None:
         raise BadRequest("branchId must be given at the top level of the request, not inside query")
 
 
-def _check_branch(branch_id: object) -> None:
+def _check_branch(branch_id: object) -> str | None:
     if branch_id is None:
-        return
+        return None
     if not is_uuid(branch_id):
         raise BadRequest(f"branchId must be a UUID; got {branch_id!r}")
-    raise BadRequest(
-        "branchId is not supported: sluice serves each model from its folder and has no branches"
-    )
+    return str(branch_id).lower()
 
 
 def _optional_bool(body: Mapping[str, Any], key: str) -> bool | None:

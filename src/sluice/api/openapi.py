@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sluice.api.envelope import CACHE_POLICIES, RESULT_TYPES
+from sluice.api.openapi_models import model_paths
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _JSON = "application/json"
@@ -153,7 +154,11 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "With resultType: apply the fields' formats (usdcurrency_2, ...)",
             },
             "planOnly": {"type": "boolean"},
-            "branchId": {"type": "string", "format": "uuid", "description": "Not supported (400)"},
+            "branchId": {
+                "type": "string",
+                "format": "uuid",
+                "description": "Run on this branch of query.modelId (404 for an unknown one)",
+            },
             "timezone": {"type": "string", "description": "IANA time zone name"},
         },
     },
@@ -347,7 +352,10 @@ def _operations() -> dict[str, Any]:
         "/health": unauthenticated("Liveness (kept for existing clients)", _JSON, {}),
         "/healthz": unauthenticated("Liveness: the process serves requests", _JSON, {}),
         "/readyz": unauthenticated(
-            "Readiness: the job store and every connection answer a trivial query", _JSON, not_ready
+            "Readiness: the job store and every connection answer a trivial query (a model whose "
+            "files do not validate: still ready, with `degraded`)",
+            _JSON,
+            not_ready,
         ),
         "/metrics": unauthenticated("Prometheus metrics (text format)", "text/plain", {}),
     }
@@ -451,7 +459,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             _param("modelId", "query", "Model UUID", {"type": "string", "format": "uuid"}),
             _param("connectionId", "query", "Connection id"),
             _param("baseModelId", "query", "Base model id"),
-            _param("modelKind", "query", "Model kind (sluice models are SHARED)"),
+            _param("modelKind", "query", "SHARED (the folders), or BRANCH (the branches)"),
         ],
         (400, 403, 429),
     )
@@ -502,6 +510,9 @@ def openapi_document(version: str) -> dict[str, Any]:
     paths["/api/v1/models/{modelId}/view"] = _get(
         "Every view with field names and kinds", "ViewList", [_MODEL_ID], (400, 403, 404, 429)
     )
+    added = model_paths()
+    models.update(added.pop("/api/v1/models#create"))  # POST /api/v1/models: a branch
+    paths.update(added)
     refresh = _get(
         "Read the model's warehouse again (schema refresh), in the background",
         "RefreshStarted",

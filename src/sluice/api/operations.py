@@ -5,7 +5,8 @@
   each answer a trivial query within ``server.ready_timeout_s``; 200
   ``{"status": "ready", "checks": {...}, "schema": {...}}``, or 503 ``{"status": "not ready",
   "failing": [...], "checks": {...}, "schema": {...}}`` naming each failing check and why;
-  ``schema`` gives each model's schema-layer snapshot time and age;
+  ``schema`` gives each model's schema-layer snapshot time and age. A model whose files do not
+  validate (a broken edit, or never loaded) leaves it ready with ``"degraded": ["model:<name>"]``;
 * ``GET /metrics``: Prometheus text format (``sluice.observability.metrics``).
 
 ``GET /health`` (liveness) stays for existing clients.
@@ -22,13 +23,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from sluice.api.catalog import iso_time
-from sluice.api.state import services
+from sluice.api.state import Services, services
 from sluice.api.statedir import StateDirProbe
 from sluice.engines.base import CancelToken, Engine
 from sluice.observability.metrics import CONTENT_TYPE
 from sluice.project import LoadedModel
 
 PROBE_SQL = "SELECT 1"
+OK = ("ok", "degraded")
 
 
 async def healthz(request: Request) -> Response:
@@ -51,12 +53,15 @@ async def readyz(request: Request) -> Response:
             "status": "error",
             "error": f"unreachable since start, retrying: {why}",
         }
-    failing = [name for name, result in report.items() if result["status"] != "ok"]
+    degraded = _model_checks(svc, report)
+    failing = [name for name, result in report.items() if result["status"] not in OK]
     schema = _schema_ages(svc.project.models.values(), time.time())
     if failing:
         body = {"status": "not ready", "failing": failing, "checks": report, "schema": schema}
         return JSONResponse(body, status_code=503)
     body = {"status": "ready", "store": svc.store_kind, "checks": report, "schema": schema}
+    if degraded:
+        body["degraded"] = degraded
     return JSONResponse(body)
 
 
@@ -71,6 +76,28 @@ def _schema_ages(models: Iterable[LoadedModel], now: float) -> dict[str, Any]:
         for loaded in models
         if loaded.schema_taken_at is not None
     }
+
+
+def _model_checks(svc: Services, report: dict[str, dict[str, Any]]) -> list[str]:
+    """A model whose files do not validate (a broken edit, or never loaded) leaves the server
+    ready but degraded: ``model:<name>`` names its issues. Returns those checks' names."""
+    degraded = []
+    models = svc.models
+    for cfg in sorted(svc.config.models.values(), key=lambda m: m.name):
+        if models is None or cfg.connection in svc.project.unreachable:
+            continue
+        errors = [str(i) for i in models.issues(cfg.id) if i.severity == "error"]
+        name = f"model:{cfg.name}"
+        if not errors:
+            continue
+        serving = cfg.id in svc.project.models
+        report[name] = {
+            "status": "degraded",
+            "error": ("the last good version serves; " if serving else "never loaded; ")
+            + "; ".join(errors),
+        }
+        degraded.append(name)
+    return degraded
 
 
 async def metrics(request: Request) -> Response:

@@ -78,6 +78,11 @@ async def run_query(request: Request) -> Response:
         check_text(user_param, "userId")
     user = svc.auth.acting_user(principal, user_param, envelope.body_user_id)
     svc.project.model(envelope.model_id)  # 404 (503 while its connection is down) before a job
+    if envelope.branch_id is not None and svc.models is not None:
+        # 404 for an unknown branch (the store may be Redis: off the loop)
+        await asyncio.to_thread(svc.models.branch, envelope.model_id, envelope.branch_id)
+    elif envelope.branch_id is not None:
+        raise NotFound(f"Branch {envelope.branch_id} not found")
     if svc.state_dir is not None:  # no job id that would be lost
         await asyncio.to_thread(svc.state_dir.require)
     job = JobRequest(
@@ -90,6 +95,7 @@ async def run_query(request: Request) -> Response:
         timezone=envelope.timezone,
         cache=CachePolicy(envelope.cache),
         document=envelope.result_type is not None,
+        branch_id=envelope.branch_id,
     )
     if envelope.result_type is not None:
         return await _run_document(svc, job, envelope)

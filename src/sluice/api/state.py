@@ -11,6 +11,7 @@ from sluice.auth.principal import Authenticator, Principal
 from sluice.config import Config
 from sluice.jobs.service import JobService
 from sluice.models.refresh import RefreshJobs
+from sluice.models.service import ModelService
 from sluice.project import Project
 
 
@@ -23,6 +24,7 @@ class Services:
     model_timestamps: dict[str, str] = field(default_factory=dict)
     store_kind: str = "embedded"  # "redis": replicas share jobs, cache, keys and rate limits
     state_dir: StateDirProbe | None = None  # the embedded store's folder, probed for writes
+    models: ModelService | None = None  # versions, live reload and changes of the models
     refreshes: RefreshJobs = field(default_factory=RefreshJobs)  # schema refreshes run here
 
     async def principal(self, request: Request) -> Principal:

@@ -41,10 +41,11 @@ class CompiledMemo:
                 self._items.popitem(last=False)
 
 
-def memo_key(request: JobRequest) -> str:
-    """Everything a compile reads besides the clock: model, query, user, time zone."""
+def memo_key(request: JobRequest, version: str = "") -> str:
+    """Everything a compile reads besides the clock: the model (or branch) and the version it
+    serves, query, user, time zone. A query remembered for another version compiles again."""
     query = json.dumps(request.query, sort_keys=True, separators=(",", ":"), default=str)
-    return f"{request.model_id}\x00{request.timezone}\x00{request.user!r}\x00{query}"
+    return f"{request.target}\x00{version}\x00{request.timezone}\x00{request.user!r}\x00{query}"
 
 
 class UuidSource:

@@ -92,6 +92,7 @@ class JobService:
         limits: Mapping[str, int] | None = None,
         connection_of: Callable[[str], str] | None = None,
         metrics: Metrics | None = None,
+        model_version: Callable[[str], str] | None = None,
     ) -> None:
         """``limits``: statements at once per connection name (more wait in FIFO order);
         ``connection_of``: a model id's connection name. Without them every job shares one
@@ -142,6 +143,7 @@ class JobService:
             clock=clock,
             metrics=self.metrics,
             finish=self._live.finish,
+            model_version=model_version,
         )
         self._remote = RemoteJobs(
             self._live.jobs,
@@ -251,7 +253,7 @@ class JobService:
         loop = self._require_loop()
         if self._closed:
             raise RuntimeError("the job service is shut down")
-        connection = self._connection_of(request.model_id)
+        connection = self._connection_of(request.target)
         record = JobRecord(
             id=self._ids.next(),
             client_result_id=self._ids.next(),

@@ -17,7 +17,7 @@ from sluice.engines.base import CancelToken
 from sluice.errors import UserError
 from sluice.jobs.flights import Flight
 from sluice.jobs.record import JobRecord
-from sluice.project import QueryResult
+from sluice.project import QueryResult, on_branch
 from sluice.query.spec import QuerySpec
 
 SHUTDOWN_MESSAGE = "The server shut down before this job finished; run the query again."
@@ -69,10 +69,16 @@ class JobRequest:
     cache: CachePolicy = CachePolicy.SKIP_REQUERY
     document: bool = False  # resultType: answered with a document, the NDJSON line on demand
     spec: QuerySpec | None = None  # ``query`` parsed at the edge (None: the backend parses it)
+    branch_id: str | None = None  # run on this branch of the model (top-level ``branchId``)
 
     @property
     def compilable(self) -> QuerySpec | Mapping[str, Any]:
         return self.spec if self.spec is not None else self.query
+
+    @property
+    def target(self) -> str:
+        """The id the backend resolves: the model's, or its branch's (``on_branch``)."""
+        return on_branch(self.model_id, self.branch_id)
 
 
 @dataclass(frozen=True, slots=True)

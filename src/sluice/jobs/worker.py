@@ -73,8 +73,10 @@ class Worker:
         clock: Callable[[], float],
         metrics: Metrics,
         finish: Finish,
+        model_version: Callable[[str], str] | None = None,
     ) -> None:
         self._backend = backend
+        self._model_version = model_version  # the version a model (or branch) serves now
         self._pool = pool
         self._queues = queues
         self._flights = flights
@@ -99,7 +101,7 @@ class Worker:
             return None
         if request.plan_only or request.document or not request.cache.reads:
             return None
-        memo = self.compiled.get(memo_key(request))
+        memo = self.compiled.get(self._memo_key(request))
         if memo is None:
             return None
         compiled = memo[0]
@@ -115,7 +117,7 @@ class Worker:
         return self.hits.answer(
             running,
             plan=memo[1].with_policy(request.cache),
-            model_id=request.model_id,
+            model_id=request.target,
             compiled=compiled,
             document=False,
             hot_only=True,
@@ -138,14 +140,14 @@ class Worker:
         record = live.record = live.record.advance(JobEvent.START, started_at=self._clock())
         if live.exposed:  # other replicas report it RUNNING now, no longer QUEUED
             self._writer.put(record)
-        memo = self.compiled.get(memo_key(request))  # compiled before, clock-independent
+        memo = self.compiled.get(self._memo_key(request))  # compiled before, clock-independent
         plan: Plan | None = None
         if memo is not None:
             compiled, plan = memo[0], memo[1].with_policy(request.cache)
         else:
             try:
                 compiled = self._backend.compile(
-                    request.model_id,
+                    request.target,
                     request.compilable,
                     now=datetime.now(UTC),
                     user=request.user,
@@ -169,7 +171,7 @@ class Worker:
         answer = self.hits.answer(
             lambda: live.record,
             plan=plan,
-            model_id=request.model_id,
+            model_id=request.target,
             compiled=compiled,
             document=request.document,
             hot_only=False,
@@ -189,24 +191,28 @@ class Worker:
         elif live.cancel.cancelled:  # killed while joining: don't keep the flight for it
             self._flights.leave(flight, live.record.id)
         if leader:
-            self._take_slot(flight, request.model_id, compiled, plan, live.record.id)
+            self._take_slot(flight, request.target, compiled, plan, live.record.id)
+
+    def _memo_key(self, request: JobRequest) -> str:
+        version = self._model_version(request.target) if self._model_version else ""
+        return memo_key(request, version)
 
     def _remember(self, request: JobRequest, compiled: CompiledQuery, plan: Plan) -> None:
         """Remember a compiled query for the fast path, unless its SQL reads the clock (the
         compiler marks it: a relative date went into it)."""
         if self._cache is None or plan.key is None or not request.cache.reads:
             return
-        key = memo_key(request)
+        key = self._memo_key(request)
         if not self.compiled.known(key):
             self.compiled.put(key, None if compiled.reads_clock else (compiled, plan))
 
     def _plan(self, request: JobRequest, compiled: CompiledQuery) -> Plan:
         if self._scope is None:
             return Plan(None, 0.0, request.cache)
-        scope = self._scope(request.model_id, compiled)
+        scope = self._scope(request.target, compiled)
         key = cache_key(
             compiled,
-            model_id=request.model_id,
+            model_id=request.target,
             connection_id=scope.connection_id,
             timezone=request.timezone,
         )

@@ -210,9 +210,12 @@ def load_model(
     column_types: ColumnTypes | None = None,
     derived_types: DerivedTypes | None = None,
     schema: SchemaSource | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> SemanticModel:
     """Load and validate the model folder at ``path``; raise ``ModelError`` listing every issue.
-    With ``schema``, the folder's files extend the schema layer generated from its snapshot."""
+    With ``schema``, the folder's files extend the schema layer generated from its snapshot.
+    With ``files`` ({path relative to the folder: YAML text}), those are the files, not the
+    folder's (``read_folder``)."""
     root = Path(path)
     model, issues = check_model(
         root,
@@ -221,6 +224,7 @@ def load_model(
         column_types=column_types,
         derived_types=derived_types,
         schema=schema,
+        files=files,
     )
     if model is None or any(i.severity == "error" for i in issues):
         raise ModelError(issues)
@@ -235,22 +239,27 @@ def check_model(
     column_types: ColumnTypes | None = None,
     derived_types: DerivedTypes | None = None,
     schema: SchemaSource | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> tuple[SemanticModel | None, list[ModelIssue]]:
-    """Load the folder and return the model (None if unusable) with every issue found."""
+    """Load the folder (or ``files``, as ``load_model``) and return the model (None if
+    unusable) with every issue found."""
     state = _State(root, dialect)
-    if not root.is_dir():
-        state.error(Loc("", 0), f"model folder {str(root)!r} does not exist")
-        return None, state.issues
-    files, digest = _read_files(root, state)
-    settings = _model_settings(files.get("model"), state)
+    texts = files
+    if texts is None:
+        if not root.is_dir():
+            state.error(Loc("", 0), f"model folder {str(root)!r} does not exist")
+            return None, state.issues
+        texts = read_folder(root)
+    parsed, digest = _read_files(texts, state)
+    settings = _model_settings(parsed.get("model"), state)
     # The dialect the model's SQL is written in; the compiler transpiles it for each warehouse.
     state.dialect = str(settings.get("dialect") or dialect).lower()
     if schema is not None:
-        column_types = _extend_schema_layer(files, settings, schema, column_types)
+        column_types = _extend_schema_layer(parsed, settings, schema, column_types)
         digest = hashlib.sha256(f"{digest}\0{schema.snapshot.content_hash()}".encode()).hexdigest()[
             :16
         ]
-    if not files["views"] and not state.unparsed:
+    if not parsed["views"] and not state.unparsed:
         where = "the warehouse's schema layer is empty and " if schema is not None else ""
         state.error(
             Loc("", 0),
@@ -259,16 +268,18 @@ def check_model(
         )
         return None, state.issues
     views: dict[str, View] = {}
-    for file in files["views"]:
+    for file in parsed["views"]:
         view_name = file.name or _stem(file.path)
         loc = Loc(file.path, 1)
         if view_name in views:
             state.error(loc, f"duplicate view `{view_name}` (also in {views[view_name].loc.file})")
             continue
         views[view_name] = _view(view_name, file, state, settings, column_types, derived_types)
-    relationships = _relationships(files.get("relationships"), views, state, settings, column_types)
+    relationships = _relationships(
+        parsed.get("relationships"), views, state, settings, column_types
+    )
     topics: dict[str, Topic] = {}
-    for file in files["topics"]:
+    for file in parsed["topics"]:
         topic_name = _stem(file.path)
         if topic_name in topics:
             state.error(Loc(file.path, 1), f"duplicate topic `{topic_name}`")
@@ -342,17 +353,25 @@ def _stem(relpath: str) -> str:
     return name.rsplit(".", 1)[0]
 
 
-def _read_files(root: Path, state: _State) -> tuple[dict[str, Any], str]:
+def read_folder(root: Path) -> dict[str, str]:
+    """The model files of a folder: {path relative to it: text}, model files only."""
+    return {
+        str(path.relative_to(root)): path.read_text()
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and _kind(p) is not None)
+        if ".git" not in path.relative_to(root).parts
+    }
+
+
+def _read_files(texts: Mapping[str, str], state: _State) -> tuple[dict[str, Any], str]:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     files: dict[str, Any] = {"views": [], "topics": []}
     digest = hashlib.sha256(state.dialect.encode())
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        kind = _kind(path)
+    for rel in sorted(texts):
+        kind = _kind(Path(rel))
         if kind is None:
             continue
-        rel = str(path.relative_to(root))
-        text = path.read_text()
+        text = texts[rel]
         digest.update(rel.encode() + b"\0" + text.encode() + b"\0")
         try:
             data = yaml.load(text)

@@ -21,6 +21,7 @@ from sluice.cache.store import CacheStore
 from sluice.config import ServerConfig
 from sluice.extras import needs
 from sluice.jobs.store import JobEvents, JobStore
+from sluice.models.branches import BranchStore
 from sluice.stores.embedded.cache import LocalCacheStore
 from sluice.stores.embedded.jobs import SqliteJobStore
 from sluice.stores.embedded.tokens import SqliteTokenStore
@@ -149,3 +150,15 @@ def open_token_store(server: ServerConfig) -> Iterator[TokenStore]:
 
 def _bytes(mb: float) -> int:
     return int(mb * (1 << 20))
+
+
+def open_branches(server: ServerConfig) -> BranchStore:
+    """Where branches live: Redis when replicas share one (every replica sees them), else the
+    state directory."""
+    from sluice.models.branches import FileBranchStore, RedisBranchStore
+
+    if server.redis_url:
+        with needs("redis", "branches shared by replicas (server.redis_url)"):
+            from sluice.stores.redis.keys import open_redis
+        return RedisBranchStore(open_redis(server), server.redis_prefix)
+    return FileBranchStore(server.state_dir)
