@@ -6,9 +6,7 @@ its base; it lives in the state directory (embedded) or in Redis (replicas share
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import threading
 import uuid
 from collections.abc import Mapping
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sluice.errors import BadRequest
+from sluice.models.storage import write_json_atomic
 
 NAME = re.compile(r"[\w\-/]+")
 
@@ -135,16 +134,7 @@ class FileBranchStore:
 
     def put(self, branch: Branch) -> None:
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            target = self._path(branch.id)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=target.name, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w") as out:
-                    json.dump(branch.to_json(), out)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_json_atomic(self._path(branch.id), branch.to_json())
 
     def delete(self, branch_id: str) -> None:
         self._path(branch_id).unlink(missing_ok=True)

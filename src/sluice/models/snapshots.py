@@ -10,15 +10,14 @@ over it), so a crash never leaves half a snapshot.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from sluice.config import ConnectionConfig
 from sluice.engines.base import Engine
 from sluice.engines.introspect import introspect
 from sluice.model.schema import SchemaSource, Snapshot
+from sluice.models.storage import write_json_atomic
 
 
 class SnapshotStore:
@@ -37,16 +36,7 @@ class SnapshotStore:
             return None
 
     def save(self, connection: str, snapshot: Snapshot) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        target = self.path(connection)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=target.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as out:
-                json.dump(snapshot.to_json(), out)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomic(self.path(connection), snapshot.to_json())
 
     def read(self, conn: ConnectionConfig, engine: Engine, *, fresh: bool = False) -> Snapshot:
         """The connection's snapshot: the stored one, or (none stored, or ``fresh``) the
