@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from sluice.api.budgets import loads
 from sluice.api.errors import endpoint
+from sluice.api.query_routes import budgets_of
 from sluice.api.state import Services, services
 from sluice.auth.principal import Principal
 from sluice.errors import BadRequest, Forbidden, NotFound
@@ -28,7 +29,6 @@ WRITE_KEYS = frozenset(
     {"fileName", "yaml", "mode", "branchId", "commitMessage", "previousChecksum"}
 )
 WRITER_ROLES = frozenset({"modeler", "admin"})
-MAX_BODY = 4 << 20
 
 
 def may_write(principal: Principal) -> bool:
@@ -145,20 +145,7 @@ async def post_yaml(request: Request) -> Response:
     principal = await _writer(svc, request)
     models = _service(svc)
     model_id = _model_id(request, models)
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise BadRequest("the body is larger than 4 MB")
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as exc:
-        raise BadRequest(f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object with fileName and yaml")
-    unknown = sorted(set(body) - WRITE_KEYS)
-    if unknown:
-        raise BadRequest(
-            f"Unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(WRITE_KEYS))}"
-        )
+    body = await _json_object(svc, request, WRITE_KEYS)
     name, text = body.get("fileName"), body.get("yaml")
     if not isinstance(name, str) or not name:
         raise BadRequest("fileName is required (a model file key such as `orders.view`)")
@@ -212,14 +199,14 @@ CREATE_KEYS = frozenset({"modelKind", "baseModelId", "connectionId", "modelName"
 MERGE_KEYS = frozenset({"delete_branch", "commit_message"})
 
 
-async def _json_object(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
+async def _json_object(svc: Services, request: Request, allowed: frozenset[str]) -> dict[str, Any]:
+    """The body as a JSON object with only ``allowed`` keys, read within the server's budgets
+    (size, nesting depth, valid Unicode: a 400 naming the problem, never a 500)."""
     raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise BadRequest("the body is larger than 4 MB")
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise BadRequest(f"the body is not JSON: {exc}") from None
+    budgets = budgets_of(svc)
+    if len(raw) > budgets.max_body_mb * (1 << 20):
+        raise BadRequest(f"the body is larger than {budgets.max_body_mb:g} MB (server.max_body_mb)")
+    body = loads(raw, budgets) if raw.strip() else {}
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     unknown = sorted(set(body) - allowed)
@@ -236,7 +223,7 @@ async def create_model(request: Request) -> Response:
     svc = services(request)
     await _writer(svc, request)
     models = _service(svc)
-    body = await _json_object(request, CREATE_KEYS)
+    body = await _json_object(svc, request, CREATE_KEYS)
     if str(body.get("modelKind", "")).upper() != "BRANCH":
         raise BadRequest("modelKind must be BRANCH: a shared model is a folder in sluice.yaml")
     base, name = body.get("baseModelId"), body.get("modelName")
@@ -300,7 +287,7 @@ async def merge_branch(request: Request) -> Response:
     principal = await _writer(svc, request)
     models = _service(svc)
     model_id = _model_id(request, models)
-    body = await _json_object(request, MERGE_KEYS)
+    body = await _json_object(svc, request, MERGE_KEYS)
     delete = body.get("delete_branch", False)
     message = body.get("commit_message")
     if not isinstance(delete, bool):
