@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sluice.compiler import CompileOptions, compile_query, field_meta
+from sluice.compiler import CompileOptions, clock_bucket, compile_query, field_meta
 from sluice.engines.duckdb import DuckDBEngine
 from sluice.errors import BadRequest, PlanError, Unsupported
 from sluice.model import SemanticModel, load_model
@@ -357,21 +357,24 @@ def test_timezone_moves_relative_dates(runner: Runner) -> None:
 
 
 @pytest.mark.parametrize(
-    ("date_filter", "reads_clock"),
+    ("date_filter", "grain"),
     [
-        ({"kind": "TIME_FOR_UNIT_DURATION", "left_side": "today"}, True),
-        ({"kind": "TIME_FOR_INTERVAL_DURATION", "left_side": "3 months ago", "right_side": "3 months"}, True),
-        ({"kind": "ON_OR_AFTER", "left_side": "last week"}, True),
-        ({"kind": "BETWEEN", "left_side": "2024-01-01", "right_side": "2024-06-01"}, False),
-        ({"kind": "TIME_FOR_UNIT_DURATION", "left_side": "2024 Q2"}, False),
-        (None, False),
+        ({"kind": "TIME_FOR_UNIT_DURATION", "left_side": "today"}, "day"),
+        ({"kind": "TIME_FOR_INTERVAL_DURATION", "left_side": "3 months ago", "right_side": "3 months"}, "day"),
+        ({"kind": "ON_OR_AFTER", "left_side": "last week"}, "day"),
+        ({"kind": "ON_OR_AFTER", "left_side": "2 hours ago"}, "hour"),
+        ({"kind": "BEFORE", "left_side": "now"}, "second"),
+        ({"kind": "BETWEEN", "left_side": "2024-01-01", "right_side": "2024-06-01"}, None),
+        ({"kind": "TIME_FOR_UNIT_DURATION", "left_side": "2024 Q2"}, None),
+        (None, None),
     ],
 )  # fmt: skip
 def test_compiled_query_says_whether_it_reads_the_clock(
-    runner: Runner, date_filter: dict[str, str] | None, reads_clock: bool
+    runner: Runner, date_filter: dict[str, str] | None, grain: str | None
 ) -> None:
-    """The compiler marks a query whose SQL depends on when it is compiled; the mark agrees
-    with compiling it a year later."""
+    """The compiler marks a query whose SQL depends on when it is compiled, with the finest
+    grain it truncated the clock to; the mark agrees with compiling it a year later, and with
+    compiling it again in the same bucket of that grain (and in the next one)."""
     query: dict[str, Any] = {"join_paths_from_topic_name": "order_items",
                              "fields": ["order_items.created_at[month]", "order_items.count"],
                              "column_totals": True, "pivots": [], "fill_fields": []}  # fmt: skip
@@ -380,8 +383,21 @@ def test_compiled_query_says_whether_it_reads_the_clock(
     now = datetime(2025, 6, 15, 12, tzinfo=UTC)
     compiled = runner.compile(query, now=now)
     later = runner.compile(query, now=now.replace(year=2026))
-    assert compiled.reads_clock is reads_clock
+    reads_clock = grain is not None
+    assert compiled.clock_grain == grain and compiled.reads_clock is reads_clock
     assert (compiled.sql != later.sql or repr(compiled.post) != repr(later.post)) is reads_clock
+    if grain is not None:
+        step = {"second": timedelta(seconds=1), "minute": timedelta(minutes=1),
+                "hour": timedelta(hours=1), "day": timedelta(days=1)}[grain]  # fmt: skip
+        start = clock_bucket(grain, now, None).replace(tzinfo=UTC)
+        same = runner.compile(query, now=start + step - timedelta(microseconds=1))
+        nxt = runner.compile(query, now=start + step)
+        assert clock_bucket(grain, start + step - timedelta(microseconds=1), None) == start.replace(
+            tzinfo=None
+        )
+        assert (same.sql, repr(same.post)) == (compiled.sql, repr(compiled.post))
+        if date_filter and date_filter["left_side"] in ("today", "2 hours ago", "now"):
+            assert (nxt.sql, repr(nxt.post)) != (compiled.sql, repr(compiled.post))
 
 
 def test_unsupported_dialect_is_named(runner: Runner) -> None:

@@ -1,6 +1,6 @@
 """QuerySpec + SemanticModel -> CompiledQuery (SQL for one dialect, field metadata)."""
 
-from sluice.compiler.compiler import compile_query
+from sluice.compiler.compiler import clock_bucket, compile_query
 from sluice.compiler.fields import field_meta, parse_field_name
 from sluice.compiler.types import CompiledQuery, CompileOptions, FieldMeta
 
@@ -8,6 +8,7 @@ __all__ = [
     "CompileOptions",
     "CompiledQuery",
     "FieldMeta",
+    "clock_bucket",
     "compile_query",
     "field_meta",
     "parse_field_name",

@@ -58,14 +58,22 @@ def compile_query(
 ) -> CompiledQuery:
     """Compile ``spec`` against ``model`` to SQL for ``dialect`` (default: the model's).
 
-    The result is marked ``reads_clock`` when a date literal relative to ``now`` went into it
-    (its SQL or its post-query plan): compiled at another time, it would differ."""
+    The result carries the ``clock_grain`` when a date literal relative to ``now`` went into it
+    (its SQL or its post-query plan): compiled in another bucket of that grain (``clock_bucket``),
+    it would differ."""
     with dates.watching_clock() as read:
         compiled = _compile_query(
             model, spec, dialect=dialect, now=now, timezone=timezone,
             user_attributes=user_attributes, options=options,
         )  # fmt: skip
-    return dataclasses.replace(compiled, reads_clock=True) if read() else compiled
+    grain = read()
+    return dataclasses.replace(compiled, clock_grain=grain) if grain else compiled
+
+
+def clock_bucket(grain: str, now: datetime, timezone: str | None) -> datetime:
+    """Which bucket of ``grain`` the instant ``now`` falls in, as wall time in ``timezone``: two
+    compiles of a query in the same bucket give the same SQL."""
+    return dates.clock_bucket(_local_now(now, timezone), grain)
 
 
 def _compile_query(

@@ -99,27 +99,39 @@ def truncate(moment: datetime, unit: str, week_start: str = "monday") -> datetim
     return day.replace(month=1, day=1)  # year
 
 
+# The units a relative literal truncates the clock to, finest first. A compile that read the
+# clock at ``unit`` gives the same SQL for every instant in the same ``clock_bucket``.
+CLOCK_GRAINS = ("second", "minute", "hour", "day")
+
 # Set while a compile watches whether its SQL depends on the clock (``watching_clock``).
 _CLOCK_READS: ContextVar[list[str] | None] = ContextVar("sluice_clock_reads", default=None)
 
 
 @contextmanager
-def watching_clock() -> Iterator[Callable[[], bool]]:
+def watching_clock() -> Iterator[Callable[[], str | None]]:
     """Inside: a literal relative to the clock (``today``, ``last month``, ``3 days ago``) is
-    noted; the function yielded tells whether one was read."""
+    noted; the function yielded gives the finest grain one was read at (one of
+    ``CLOCK_GRAINS``), or None when none was."""
     reads: list[str] = []
     token = _CLOCK_READS.set(reads)
     try:
-        yield lambda: bool(reads)
+        yield lambda: min(reads, key=CLOCK_GRAINS.index) if reads else None
     finally:
         _CLOCK_READS.reset(token)
 
 
-def _clock(now: datetime, text: str) -> datetime:
+def _clock(now: datetime, unit: str) -> datetime:
+    """``now``, noting that a literal truncates it to ``unit``. Weeks, months, quarters and years
+    start on a day, so a read at any of them is noted as one at ``day``."""
     reads = _CLOCK_READS.get()
     if reads is not None:
-        reads.append(text)
+        reads.append(unit if unit in CLOCK_GRAINS else "day")
     return now
+
+
+def clock_bucket(now: datetime, grain: str) -> datetime:
+    """The start of the ``grain`` (one of ``CLOCK_GRAINS``) holding the wall time ``now``."""
+    return truncate(now, grain)
 
 
 def period(
@@ -162,23 +174,22 @@ def _read_period(text: str, now: datetime, week_start: str, fiscal_month_offset:
         start = datetime(int(m.group(1)), (int(m.group(2)) - 1) * 3 + 1, 1)
         return Period(start, add(start, "quarter", 1))
     if t in ("today", "yesterday", "tomorrow"):
-        start = add(
-            truncate(_clock(now, t), "day"), "day", {"today": 0, "yesterday": -1, "tomorrow": 1}[t]
-        )
+        shift = {"today": 0, "yesterday": -1, "tomorrow": 1}[t]
+        start = add(truncate(_clock(now, "day"), "day"), "day", shift)
         return Period(start, add(start, "day", 1))
     if t == "now":
-        start = truncate(_clock(now, t), "second")
+        start = truncate(_clock(now, "second"), "second")
         return Period(start, add(start, "second", 1))
     if m := _PERIOD.match(t):
         which, unit = m.group(1), m.group(2)
         shift = {"this": 0, "current": 0, "last": -1, "previous": -1, "next": 1}[which]
-        start = add(truncate(_clock(now, t), unit, week_start), unit, shift)
+        start = add(truncate(_clock(now, unit), unit, week_start), unit, shift)
         return Period(start, add(start, unit, 1))
     if m := _AGO.match(t):
         n, complete, unit, direction = int(m.group(1)), m.group(2), m.group(3), m.group(4)
         back = -n if complete or n == 0 else -(n - 1)  # "N ago" counts the current unit
         shift = back if direction == "ago" else n
-        start = add(truncate(_clock(now, t), unit, week_start), unit, shift)
+        start = add(truncate(_clock(now, unit), unit, week_start), unit, shift)
         return Period(start, add(start, unit, 1))
     raise DateLiteralError(
         f"cannot read the date {text!r}; use a date (2024-03-15), a month (2024-03), a quarter "

@@ -123,8 +123,13 @@ class CompiledQuery:
     post: PostPlan | None = None  # work after the SQL (pivots, totals, fill, calculations)
     # Why each of ``missing_fields`` was left out, with a "did you mean" (summary.warnings).
     warnings: tuple[str, ...] = ()
-    # A date literal relative to the clock went into it: compiled later, it would differ.
-    reads_clock: bool = False
+    # A date literal relative to the clock went into it, truncating the clock to this grain
+    # (``compiler.dates.CLOCK_GRAINS``): compiled in another such bucket, it would differ.
+    clock_grain: str | None = None
+
+    @property
+    def reads_clock(self) -> bool:
+        return self.clock_grain is not None
 
     def name_columns(self, table: pa.Table) -> pa.Table:
         """Rename the SQL aliases to the requested field names (zero-copy)."""

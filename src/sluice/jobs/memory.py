@@ -7,38 +7,65 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
+from sluice.compiler import clock_bucket
 from sluice.compiler.types import CompiledQuery
 from sluice.jobs.types import Finished, JobRequest, Plan
 
-Memo = tuple[CompiledQuery, Plan] | None  # None: the query's SQL depends on the clock
+
+@dataclass(frozen=True, slots=True)
+class Memo:
+    """A compiled query and where its result lives; ``bucket``: for a query whose SQL reads the
+    clock, the clock bucket it was compiled in (``compiler.clock_bucket``), else None."""
+
+    compiled: CompiledQuery
+    plan: Plan
+    bucket: datetime | None = None
 
 
 class CompiledMemo:
-    """Compiled queries by request, least recently used out. Thread-safe."""
+    """Compiled queries by request, least recently used out. Thread-safe.
+
+    A query whose SQL reads the clock (a relative date) is remembered with the clock bucket it
+    was compiled in, and answers only while the clock is still in that bucket (the same day, for
+    ``last 7 days`` in the query's time zone; the same second, for ``now``)."""
 
     def __init__(self, capacity: int = 4096) -> None:
         self._capacity = capacity
         self._items: OrderedDict[str, Memo] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[CompiledQuery, Plan] | None:
+    def get(
+        self, key: str, now: Callable[[], datetime], timezone: str | None
+    ) -> tuple[CompiledQuery, Plan] | None:
+        """The memo of ``key`` when it holds for the clock ``now()`` (asked only when needed)."""
         with self._lock:
             found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+        grain = found.compiled.clock_grain
+        if grain is not None and clock_bucket(grain, now(), timezone) != found.bucket:
+            return None
+        return found.compiled, found.plan
 
-    def known(self, key: str) -> bool:
+    def put(
+        self, key: str, compiled: CompiledQuery, plan: Plan, now: datetime, timezone: str | None
+    ) -> None:
+        """Remember ``compiled``, compiled at the clock ``now``."""
+        grain = compiled.clock_grain
+        bucket = None if grain is None else clock_bucket(grain, now, timezone)
         with self._lock:
-            return key in self._items
-
-    def put(self, key: str, memo: Memo) -> None:
-        with self._lock:
-            self._items[key] = memo
+            self._items[key] = Memo(compiled, plan, bucket)
             self._items.move_to_end(key)
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def memo_key(request: JobRequest, version: str = "") -> str:

@@ -12,10 +12,11 @@ background refresh) takes a slot of its connection's queue, and waits in FIFO or
 free. Compiling and answering from the cache take no slot, so a cached hit never waits behind a
 slow statement.
 
-The fast path (``answer_on_loop``): a query compiled before whose SQL does not depend on the
-clock (no relative dates) is remembered with its compiled form; when such a query's result is in
-the cache and small enough to be held in memory, ``submit`` answers it on the event loop at
-once, with no thread hand-off, no compile and no file read.
+Every query is compiled once per model version (and per clock bucket when its SQL reads the
+clock: ``jobs.memory.CompiledMemo``); a repeat, cache bypassed or not, goes straight to the cache
+or the warehouse. The fast path (``answer_on_loop``): when a query compiled before has its result
+in the cache, small enough to be held in memory, ``submit`` answers it on the event loop at once,
+with no thread hand-off, no compile and no file read.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class Worker:
             return None
         if request.plan_only or request.document or not request.cache.reads:
             return None
-        memo = self.compiled.get(self._memo_key(request))
+        memo = self.compiled.get(self._memo_key(request), _utc_now, request.timezone)
         if memo is None:
             return None
         compiled = memo[0]
@@ -140,16 +141,18 @@ class Worker:
         record = live.record = live.record.advance(JobEvent.START, started_at=self._clock())
         if live.exposed:  # other replicas report it RUNNING now, no longer QUEUED
             self._writer.put(record)
-        memo = self.compiled.get(self._memo_key(request))  # compiled before, clock-independent
+        memo_key = self._memo_key(request)
+        now = _utc_now()
+        memo = self.compiled.get(memo_key, lambda: now, request.timezone)
         plan: Plan | None = None
-        if memo is not None:
+        if memo is not None:  # compiled before (in this clock bucket, if it reads the clock)
             compiled, plan = memo[0], memo[1].with_policy(request.cache)
         else:
             try:
                 compiled = self._backend.compile(
                     request.target,
                     request.compilable,
-                    now=datetime.now(UTC),
+                    now=now,
                     user=request.user,
                     timezone=request.timezone,
                 )
@@ -167,7 +170,7 @@ class Worker:
         live.record = record.advance(JobEvent.EXECUTE, summary=summary, query=query)
         if plan is None:
             plan = self._plan(request, compiled)
-            self._remember(request, compiled, plan)
+            self.compiled.put(memo_key, compiled, plan, now, request.timezone)
         answer = self.hits.answer(
             lambda: live.record,
             plan=plan,
@@ -196,15 +199,6 @@ class Worker:
     def _memo_key(self, request: JobRequest) -> str:
         version = self._model_version(request.target) if self._model_version else ""
         return memo_key(request, version)
-
-    def _remember(self, request: JobRequest, compiled: CompiledQuery, plan: Plan) -> None:
-        """Remember a compiled query for the fast path, unless its SQL reads the clock (the
-        compiler marks it: a relative date went into it)."""
-        if self._cache is None or plan.key is None or not request.cache.reads:
-            return
-        key = self._memo_key(request)
-        if not self.compiled.known(key):
-            self.compiled.put(key, None if compiled.reads_clock else (compiled, plan))
 
     def _plan(self, request: JobRequest, compiled: CompiledQuery) -> Plan:
         if self._scope is None:
@@ -373,6 +367,10 @@ class Worker:
             error_message=message,
         )
         return Outcome(record, job_line(record))
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _mb(num_bytes: int) -> str:
