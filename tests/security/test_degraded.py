@@ -82,13 +82,15 @@ def test_an_unwritable_state_dir_refuses_new_jobs(tmp_path: Path, demo_db: Path)
         assert probe is not None and client.get("/readyz").status_code == 200
         probe.state_dir = tmp_path / "a-file" / "state"  # as if the folder went away
         (tmp_path / "a-file").write_text("not a folder")
-        probe._checked_at = -1e18
+        probe.forget()
         ready = client.get("/readyz")
         assert ready.status_code == 503 and "state_dir" in ready.json()["failing"]
         refused = run(client, "ecommerce")
         assert refused.status_code == 503
         assert "state_dir" in refused.json()["detail"]
         assert refused.headers["retry-after"] == "10"
+        again = run(client, "ecommerce")  # answered from the probe's memory, on the loop
+        assert again.status_code == 503 and "state_dir" in again.json()["detail"]
     finally:
         client.close()
 

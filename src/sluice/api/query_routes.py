@@ -14,6 +14,7 @@ from sluice.api.envelope import RunEnvelope, parse_job_ids, parse_run_body
 from sluice.api.errors import detail_response, endpoint
 from sluice.api.ndjson import footer_line, header_line, ndjson_response
 from sluice.api.state import Services, services
+from sluice.api.statedir import StateDirProbe
 from sluice.cache import CachePolicy
 from sluice.errors import BadRequest, NotFound
 from sluice.jobs.state import JobStatus
@@ -84,7 +85,7 @@ async def run_query(request: Request) -> Response:
     elif envelope.branch_id is not None:
         raise NotFound(f"Branch {envelope.branch_id} not found")
     if svc.state_dir is not None:  # no job id that would be lost
-        await asyncio.to_thread(svc.state_dir.require)
+        await require_state_dir(svc.state_dir)
     job = JobRequest(
         organization_id=principal.organization_id,
         user=user,
@@ -107,6 +108,13 @@ async def run_query(request: Request) -> Response:
         await svc.jobs.persist(record.id)
     header = header_line({record.id: record.client_result_id})
     return ndjson_response([header, *waited.lines, footer_line(waited.remaining)])
+
+
+async def require_state_dir(probe: StateDirProbe) -> None:
+    """503 when ``state_dir`` cannot be written; the probe (a real write) runs off the loop, and
+    at most once a second: in between, the answer comes from memory without a thread hop."""
+    if not probe.require_known():
+        await asyncio.to_thread(probe.require)
 
 
 def run_window(raw: str | None, limit: float) -> float:

@@ -20,21 +20,34 @@ class StateDirProbe:
     def __init__(self, state_dir: Path, *, ttl_s: float = PROBE_TTL_S) -> None:
         self.state_dir = state_dir
         self._ttl_s = ttl_s
-        self._checked_at = -1e18
-        self._problem: str | None = None
+        self._checked: tuple[float, str | None] = (-1e18, None)  # (when, problem): one object
         self._lock = threading.Lock()
 
     def problem(self) -> str | None:
         """Why ``state_dir`` cannot be written, or None when it can."""
         with self._lock:
             now = time.monotonic()
-            if now - self._checked_at >= self._ttl_s:
-                self._problem = _write_probe(self.state_dir)
-                self._checked_at = now
-            return self._problem
+            if now - self._checked[0] >= self._ttl_s:
+                self._checked = (now, _write_probe(self.state_dir))
+            return self._checked[1]
+
+    def forget(self) -> None:
+        """The next check probes again (after the folder changed under the server)."""
+        self._checked = (-1e18, None)
+
+    def require_known(self) -> bool:
+        """``require`` from memory, without a probe write or a lock (safe on the event loop):
+        False when the last probe is too old to answer (then call ``require`` off the loop)."""
+        checked_at, problem = self._checked
+        if time.monotonic() - checked_at >= self._ttl_s:
+            return False
+        self._raise(problem)
+        return True
 
     def require(self) -> None:
-        problem = self.problem()
+        self._raise(self.problem())
+
+    def _raise(self, problem: str | None) -> None:
         if problem is not None:
             raise Unavailable(
                 f"state_dir {self.state_dir} cannot be written ({problem}); new jobs are "
