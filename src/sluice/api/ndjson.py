@@ -28,15 +28,21 @@ def footer_line(remaining: list[str]) -> bytes:
     return dumps({"remaining_job_ids": remaining, "timed_out": timed_out}) + b"\n"
 
 
+JOIN_MAX_BYTES = 256 << 10  # up to this size, the lines go out as one body message
+
+
 class NdjsonResponse(Response):
     """The lines sent as they are, one body message each: a job line can be megabytes of
-    base64, and joining the lines first would copy all of it once more."""
+    base64, and joining the lines first would copy all of it once more. A small answer (the
+    usual one) is joined and sent as one message: one socket write instead of one a line."""
 
     def __init__(self, lines: Iterable[bytes]) -> None:
         self.lines = list(lines)
         super().__init__(b"", status_code=200)
         # Exactly ``text/ndjson``: Starlette would append "; charset=utf-8" to a text/* type.
         length = sum(len(line) for line in self.lines)
+        if 1 < len(self.lines) and length <= JOIN_MAX_BYTES:
+            self.lines = [b"".join(self.lines)]
         self.raw_headers = [
             (b"content-type", MEDIA_TYPE.encode()),
             (b"content-length", str(length).encode()),
