@@ -10,7 +10,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sluice.api.budgets import Budgets, check_query, count_values, loads
+from sluice.api.budgets import Budgets, check_query, check_tree, count_values, loads
 from sluice.errors import BadRequest
 from sluice.jobs.lines import BAD_TEXT_MESSAGE, job_line
 from sluice.jobs.record import JobRecord
@@ -239,3 +239,34 @@ def test_the_filter_value_budget_holds_exactly(n: int, cap: int, shape: str) -> 
         assert count_values(spec) > cap and f"at most {cap}" in exc.message
     else:
         assert count_values(spec) <= cap
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_JSON, st.integers(min_value=1, max_value=8), st.booleans())
+def test_the_walk_is_skipped_only_where_it_could_not_refuse(
+    value: Any, depth: int, ascii_only: bool
+) -> None:
+    """``loads`` skips the tree walk when the text cannot hold a deep tree or a surrogate
+    escape; it answers exactly as the full walk does, whatever the body and depth budget."""
+    budgets = Budgets(max_json_depth=depth)
+    raw = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    try:
+        loads(raw, budgets)
+        fast: str | None = None
+    except BadRequest as exc:
+        fast = exc.message
+    try:
+        check_tree(json.loads(raw), budgets)
+        full: str | None = None
+    except BadRequest as exc:
+        full = exc.message
+    assert fast == full

@@ -18,6 +18,7 @@ The body size itself is bounded before parsing (``max_body_mb``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,10 @@ class Budgets:
     max_sql_length: int = 100_000
 
 
+# A JSON escape of a UTF-16 surrogate (U+D800..U+DFFF): the only way a JSON text can spell a
+# lone surrogate (UTF-8 bytes cannot). A body without one holds only encodable text.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
 # Query keys that hold lists of names, each counted against ``max_fields``.
 _NAME_LISTS = ("fields", "pivots", "fill_fields", "sorts", "calculations")
 _NAMES = ("join_paths_from_topic_name", "table", "modelId")
@@ -51,8 +56,17 @@ def loads(raw: bytes, budgets: Budgets) -> Any:
         ) from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The request body is not valid JSON") from None
-    check_tree(body, budgets)
+    if _may_fail_tree(raw, budgets):  # else no walk can fail: skip it
+        check_tree(body, budgets)
     return body
+
+
+def _may_fail_tree(raw: bytes, budgets: Budgets) -> bool:
+    """Whether ``check_tree`` could refuse the JSON text ``raw``: it nests more containers than
+    the depth budget leaves room for (brackets inside strings count too: an overestimate), or
+    it spells a surrogate escape."""
+    containers = raw.count(b"{") + raw.count(b"[")
+    return containers + 1 > budgets.max_json_depth or _SURROGATE_ESCAPE.search(raw) is not None
 
 
 def check_tree(value: Any, budgets: Budgets, root: str = "body") -> None:

@@ -41,7 +41,7 @@ class NdjsonResponse(Response):
         super().__init__(b"", status_code=200)
         # Exactly ``text/ndjson``: Starlette would append "; charset=utf-8" to a text/* type.
         length = sum(len(line) for line in self.lines)
-        if 1 < len(self.lines) and length <= JOIN_MAX_BYTES:
+        if len(self.lines) > 1 and length <= JOIN_MAX_BYTES:
             self.lines = [b"".join(self.lines)]
         self.raw_headers = [
             (b"content-type", MEDIA_TYPE.encode()),

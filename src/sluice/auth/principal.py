@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from sluice.auth.ratelimit import RateLimit, RateLimiter
 from sluice.auth.tokens import ORGANIZATION, PERSONAL, Token, TokenStore, hash_secret
 from sluice.config import UserConfig
 from sluice.errors import AuthError, BadRequest, Forbidden, NotFound
+
+_SPACE = re.compile(r"\s")
 
 BAD_HEADER_MESSAGE = "Bad authorization header, must be formatted as Bearer <token>"
 INVALID_TOKEN_MESSAGE = "Invalid bearer token"
@@ -49,7 +52,7 @@ def bearer_secret(header: str | None) -> str:
         raise BadAuthorizationHeader()
     scheme, _, secret = header.strip().partition(" ")
     secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret or any(c.isspace() for c in secret):
+    if scheme.lower() != "bearer" or not secret or _SPACE.search(secret):
         raise BadAuthorizationHeader()
     return secret
 
