@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from sluice.api.budgets import Budgets
+from sluice.api.envelope import REMEMBERED_BODY_BYTES, parse_run_body
 from sluice.config import model_uuid
-from sluice.errors import UserError
+from sluice.errors import BadRequest, UserError
 from sluice.query.spec import parse_query
 from tests.api.support import ALICE, ApiClient, Keys
 
@@ -179,3 +182,16 @@ def test_an_oversized_body_is_400(api: ApiClient, keys: Keys) -> None:
         "detail": "The request body is larger than 4 MB (server.max_body_mb)",
         "status": 400,
     }
+
+
+def test_a_body_seen_before_is_parsed_once_and_a_bad_one_every_time() -> None:
+    body = json.dumps({"query": q(), "cache": "SkipCache"}).encode()
+    first = parse_run_body(body, Budgets())
+    assert parse_run_body(body, Budgets()) is first  # remembered
+    assert parse_run_body(body, Budgets(max_fields=1)) is not first  # other budgets: anew
+    big = json.dumps({"query": q(), "pad": "x" * REMEMBERED_BODY_BYTES}).encode()
+    assert parse_run_body(big, Budgets()) is not parse_run_body(big, Budgets())
+    bad = json.dumps({"query": q(fields=[1])}).encode()
+    for _ in range(2):
+        with pytest.raises(BadRequest, match="fields"):
+            parse_run_body(bad, Budgets())
