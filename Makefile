@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 golden: $(STAMP)
-	$(BIN)/python -m pytest tests/test_golden.py --update-golden
+	$(BIN)/python -m pytest tests/compiler/test_golden.py --update-golden
 
 bench: $(STAMP)
 	$(BIN)/python bench/compile.py

@@ -8,15 +8,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from sluice.compiler import CompiledQuery, compile_query
 from sluice.engines.base import Engine
-from sluice.engines.duckdb import DuckDBEngine
+from sluice.engines.duckdb import DuckDBEngine, connect_sandboxed
 from sluice.model import SemanticModel, load_model
 from sluice.project import schema_lookup
 from sluice.query import parse_query
+from tests.api.support import ApiClient, ApiFactory, Keys, open_api
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "src" / "sluice" / "demo" / "model"
 DEMO_SCALE = float(os.environ.get("SLUICE_TEST_SCALE", "0.02"))
@@ -30,7 +32,9 @@ MODEL_ID = "6e0ab1f6-0c0e-4b8e-9b55-0f4c0a3a1d11"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--update-golden", action="store_true", help="rewrite tests/golden/*.sql from the compiler"
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/compiler/golden/*.sql from the compiler",
     )
 
 
@@ -244,3 +248,40 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys[start : start + 500])
     finally:
         client.close()
+
+
+# -- the in-process API (the real app, core and DuckDB; no HTTP server) --------------------------
+@pytest.fixture(scope="session")
+def api(tmp_path_factory: pytest.TempPathFactory, demo_db: Path) -> Iterator[ApiClient]:
+    """The app on a project with the demo model (tests/conftest.py warehouse) and the lab model."""
+    client = open_api(tmp_path_factory.mktemp("project"), demo_db)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def keys(api: ApiClient) -> Keys:
+    return api.keys
+
+
+@pytest.fixture()
+def api_factory(tmp_path: Path, demo_db: Path) -> Iterator[ApiFactory]:
+    """Start more apps, each with its own state dir and keys: ``api_factory(run_window_s=0)``."""
+    opened: list[ApiClient] = []
+
+    def make(**server: object) -> ApiClient:
+        client = open_api(tmp_path / f"project{len(opened)}", demo_db, **server)
+        opened.append(client)
+        return client
+
+    yield make
+    for client in reversed(opened):
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def oracle(demo_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Hand-written SQL runs here, on the same demo file the server reads."""
+    conn = connect_sandboxed(str(demo_db))
+    yield conn
+    conn.close()

@@ -228,3 +228,6 @@ def ndjson(response: httpx.Response) -> list[dict[str, Any]]:
 
 def job_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [line for line in lines if "job_id" in line]
+
+
+ApiFactory = Callable[..., ApiClient]  # the ``api_factory`` fixture: more apps, own state

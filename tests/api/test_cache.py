@@ -16,12 +16,12 @@ import pytest
 from sluice.config import load_config, model_uuid
 from sluice.errors import ConfigError
 from sluice.results.arrow import decode_table
-from tests.api.conftest import ApiFactory
 from tests.api.support import (
     ALICE,
     BOB,
     LAB_MODEL,
     ApiClient,
+    ApiFactory,
     FakeClock,
     create_keys,
     job_lines,

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import ApiFactory
-from tests.api.support import ApiClient, Keys, job_lines, ndjson
+from tests.api.support import ApiClient, ApiFactory, Keys, job_lines, ndjson
 
 
 def submit(app: ApiClient, query: dict[str, Any]) -> str:

@@ -6,8 +6,7 @@ import logging
 
 import pytest
 
-from tests.api.conftest import ApiFactory
-from tests.api.support import ApiClient, Keys
+from tests.api.support import ApiClient, ApiFactory, Keys
 
 
 def test_an_unknown_path_is_a_404_envelope(api: ApiClient, keys: Keys) -> None:

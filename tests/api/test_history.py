@@ -16,8 +16,7 @@ import pytest
 
 from sluice.auth.tokens import PERSONAL
 from sluice.stores.embedded.tokens import SqliteTokenStore
-from tests.api.conftest import ApiFactory
-from tests.api.support import ALICE, BOB, ORG, ApiClient, FakeClock, job_lines, ndjson
+from tests.api.support import ALICE, BOB, ORG, ApiClient, ApiFactory, FakeClock, job_lines, ndjson
 
 HISTORY = "/api/v1/query/jobs"
 

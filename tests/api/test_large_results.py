@@ -6,8 +6,7 @@ import io
 
 import pyarrow.csv as pacsv
 
-from tests.api.conftest import ApiFactory
-from tests.api.support import ApiClient, Keys, job_lines
+from tests.api.support import ApiClient, ApiFactory, Keys, job_lines
 
 ITEMS = {"table": "order_items", "fields": ["order_items.id", "order_items.status"], "sorts": []}
 

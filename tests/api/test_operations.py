@@ -18,8 +18,7 @@ import pytest
 from sluice.api.middleware import access_log
 from sluice.config import load_config
 from sluice.observability.logs import JsonFormatter, TextFormatter, accepted_request_id
-from tests.api.conftest import ApiFactory
-from tests.api.support import ApiClient, create_keys, job_lines, write_project
+from tests.api.support import ApiClient, ApiFactory, create_keys, job_lines, write_project
 
 
 def test_healthz_and_health_need_no_token(api: ApiClient) -> None:

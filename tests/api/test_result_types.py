@@ -16,8 +16,7 @@ import pyarrow.csv as pacsv
 import pytest
 
 from sluice.results.arrow import decode_table
-from tests.api.conftest import ApiFactory
-from tests.api.support import ApiClient, Keys, job_lines, ndjson
+from tests.api.support import ApiClient, ApiFactory, Keys, job_lines, ndjson
 
 # Types of every kind, and two fields that share a label ("User ID").
 FIELDS = [

@@ -15,8 +15,7 @@ from sluice.jobs.state import JobStatus
 from sluice.jobs.store import RESTARTED_MESSAGE
 from sluice.results.arrow import decode_table
 from sluice.stores.embedded.jobs import SqliteJobStore
-from tests.api.conftest import ApiFactory
-from tests.api.support import ORG, ApiClient, Keys, job_lines, ndjson, with_server
+from tests.api.support import ORG, ApiClient, ApiFactory, Keys, job_lines, ndjson, with_server
 
 UNKNOWN = "11111111-1111-4111-8111-111111111111"
 

@@ -12,8 +12,7 @@ from sluice.auth.principal import Authenticator, InvalidToken
 from sluice.auth.tokens import ORGANIZATION, PERSONAL
 from sluice.config import UserConfig
 from sluice.stores.embedded.tokens import SqliteTokenStore
-from tests.api.conftest import ApiFactory
-from tests.api.support import ALICE, BOB, ApiClient, Keys, job_lines
+from tests.api.support import ALICE, BOB, ApiClient, ApiFactory, Keys, job_lines
 
 BAD_HEADER = {
     "detail": "Bad authorization header, must be formatted as Bearer <token>",

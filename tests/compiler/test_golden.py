@@ -1,6 +1,6 @@
 """Golden SQL: the compiler's output per case and dialect, reviewed as a diff.
 
-Regenerate with ``pytest tests/test_golden.py --update-golden`` (or ``make golden``) and read the
+Regenerate with ``pytest tests/compiler/test_golden.py --update-golden`` (or ``make golden``) and read the
 diff before committing. Every golden query is also executed on the demo warehouse, so a golden
 file can never hold SQL that does not run.
 """

@@ -10,8 +10,7 @@ import json
 import time
 from typing import Any
 
-from tests.api.conftest import ApiFactory
-from tests.api.support import ApiClient
+from tests.api.support import ApiClient, ApiFactory
 
 
 def submit(app: ApiClient) -> str:

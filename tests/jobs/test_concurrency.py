@@ -11,8 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sluice.jobs.queues import ConnectionQueues, Ticket
-from tests.api.conftest import ApiFactory
-from tests.api.support import ApiClient, job_lines, ndjson
+from tests.api.support import ApiClient, ApiFactory, job_lines, ndjson
 
 
 def lab(app: ApiClient, table: str, field: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sluice.jobs.service import JobService
 from sluice.jobs.types import CacheScope, JobRequest
 from sluice.stores.embedded.cache import LocalCacheStore
 from sluice.stores.embedded.jobs import SqliteJobStore
-from tests.api.test_jobs import GatedBackend
+from tests.jobs.test_service import GatedBackend
 
 
 class CountingBackend(GatedBackend):
