@@ -64,15 +64,15 @@ def create_app(
     before the server starts, so a broken model is one line, not a traceback); the app owns
     and closes it."""
     metrics = Metrics()
-    return build_app(lambda: running(config, clock, metrics, project), metrics=metrics)
+    return build_app(lambda: serving(config, clock, metrics, project), metrics=metrics)
 
 
 @contextlib.asynccontextmanager
-async def running(
+async def serving(
     config: Config, clock: Clock, metrics: Metrics, project: Project | None = None
 ) -> AsyncIterator[Services]:
     """The wired services, with the Flight SQL server on when ``server.flight_port`` is set."""
-    async with services(config, clock, metrics, project) as svc:
+    async with open_services(config, clock, metrics, project) as svc:
         flight_server = None
         if config.server.flight_port:
             from sluice.flight.server import start_flight  # pyarrow.flight only when used
@@ -91,7 +91,7 @@ async def running(
 
 
 @contextlib.asynccontextmanager
-async def services(
+async def open_services(
     config: Config, clock: Clock, metrics: Metrics, opened: Project | None = None
 ) -> AsyncIterator[Services]:
     """Open the project, stores and services for ``config``; close them all on the way out.
