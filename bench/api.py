@@ -233,7 +233,7 @@ def server(
     url = f"http://127.0.0.1:{port}"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sluice.server_cli", "serve", "--config", str(config),
+            [sys.executable, "-m", "sluice.cli", "serve", "--config", str(config),
              "--port", str(port), "--log-level", "warning"],
             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )  # fmt: skip

@@ -89,7 +89,7 @@ def serve(folder: Path, rows: int) -> Iterator[tuple[str, str, str]]:
     port, flight_port = free_port(), free_port()
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sluice.server_cli", "serve", "--config", str(config),
+        [sys.executable, "-m", "sluice.cli", "serve", "--config", str(config),
          "--port", str(port), "--flight-port", str(flight_port), "--log-level", "warning"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -254,7 +254,7 @@ def server(config: Path, state: Path, env: dict[str, str]) -> Iterator[str]:
     log = state / "server.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sluice.server_cli", "serve", "--config", str(config),
+            [sys.executable, "-m", "sluice.cli", "serve", "--config", str(config),
              "--port", str(port), "--log-level", "warning"],
             stdout=out, stderr=subprocess.STDOUT,
             env={**os.environ, **env, "SLUICE_SERVER_STATE_DIR": str(state)},

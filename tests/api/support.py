@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from sluice.api import create_app
 from sluice.auth.tokens import ORGANIZATION, PERSONAL, TokenStore
 from sluice.config import Config, load_config
+from sluice.server import create_app
 from sluice.stores.embedded.tokens import SqliteTokenStore
 
 T = TypeVar("T")

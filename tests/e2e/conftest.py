@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class Server:
-    """One ``python -m sluice.server_cli serve`` process."""
+    """One ``python -m sluice.cli serve`` process."""
 
     def __init__(
         self,
@@ -45,7 +45,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sluice.server_cli", "serve", "--config", str(config),
+            [sys.executable, "-m", "sluice.cli", "serve", "--config", str(config),
              "--port", str(self.port), "--log-level", log_level],
             stdout=self._log,
             stderr=subprocess.STDOUT,

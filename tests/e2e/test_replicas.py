@@ -66,7 +66,7 @@ def cluster(
 def keys(config: Path, env: dict[str, str], *args: str) -> str:
     """``sluice keys ...`` against the Redis-configured project; its stdout."""
     done = subprocess.run(
-        [sys.executable, "-m", "sluice.server_cli", "keys", *args, "-c", str(config)],
+        [sys.executable, "-m", "sluice.cli", "keys", *args, "-c", str(config)],
         env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return done.stdout.strip()

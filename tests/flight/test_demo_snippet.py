@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sluice.cli import app
-from sluice.server_cli import FLIGHT_SNIPPET_START
+from sluice.cli.demo import FLIGHT_SNIPPET_START
 from tests.flight.conftest import FlightServer
 
 

@@ -1,5 +1,5 @@
-"""The ASGI app that speaks Omni's query API."""
+"""The ASGI app that speaks Omni's query API (wired by ``sluice.server.create_app``)."""
 
-from sluice.api.app import create_app
+from sluice.api.app import build_app
 
-__all__ = ["create_app"]
+__all__ = ["build_app"]

@@ -10,21 +10,17 @@ never half of it; each table is analyzed afterwards so the planner has statistic
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
 
 import duckdb
-import typer
 
 from sluice.demo.data import STEPS
 from sluice.engines.duckdb import connect_sandboxed
 from sluice.errors import SluiceError
 from sluice.extras import needs
-from sluice.progress import step_bar
 
-__all__ = ["load_demo_postgres", "register_load_demo"]
+__all__ = ["LoadError", "load_demo_postgres"]
 
 #: Rows per Arrow record batch streamed from DuckDB to PostgreSQL.
 BATCH_ROWS = 256 * 1024
@@ -93,39 +89,3 @@ def load_demo_postgres(
 def _count(source: duckdb.DuckDBPyConnection, table: str) -> int:
     row = source.sql(f"SELECT count(*) FROM {table}").fetchall()
     return int(row[0][0])
-
-
-def register_load_demo(app: typer.Typer) -> None:
-    """Add ``sluice load-demo`` to ``app``."""
-
-    @app.command("load-demo")
-    def load_demo(
-        duckdb_file: Annotated[
-            Path, typer.Option("--duckdb", help="the demo DuckDB file (from `sluice demo-data`)")
-        ],
-        url: Annotated[
-            str,
-            typer.Option(
-                help="postgresql://user@host:5432/db (the password comes from PGPASSWORD)"
-            ),
-        ],
-        schema: Annotated[str, typer.Option(help="schema to (re)create the tables in")] = "public",
-    ) -> None:
-        """Copy the demo tables into PostgreSQL (replacing tables of the same names)."""
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
-
-        console, err = Console(), Console(stderr=True)
-        started = time.perf_counter()
-        try:
-            with step_bar(err, "loading", "loading", total=len(STEPS)) as step:
-                counts = load_demo_postgres(duckdb_file, url, schema, progress=step)
-        except SluiceError as exc:  # the load failed, or the postgres extra is missing
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(1) from None
-        table = Table("table", "rows")
-        for name, rows in counts.items():
-            table.add_row(f"{schema}.{name}", f"{rows:,}")
-        console.print(table)
-        console.print(f"loaded in {time.perf_counter() - started:.1f}s")

@@ -14,14 +14,23 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from sluice.auth.tokens import ORGANIZATION
+from sluice.config import Config
+from sluice.stores.select import open_token_store
+
 MODEL_NAME = "ecommerce"
 DEMO_USER_ID = "7d1f4c3a-5b2e-4e8f-9a61-0c2d3e4f5a6b"
 PACKAGED_MODEL = Path(__file__).parent / "model"
+
+#: The demo's key, in the demo folder (mode 0600), reused on every run.
+DEMO_KEY_FILE = "demo-key"
 
 _CONFIG = """\
 # Written by `sluice demo` (rewritten on every run). To make the project your own, copy this
@@ -82,3 +91,33 @@ def write_demo_project(directory: Path, database: Path) -> Path:
         )
     )
     return config
+
+
+def demo_key_file(directory: Path) -> Path:
+    return directory / DEMO_KEY_FILE
+
+
+def demo_key(config: Config, directory: Path) -> tuple[str, bool]:
+    """The demo's organization key: the one kept in ``DIR/demo-key`` while it is still usable,
+    else a new one (saved there, mode 0600). Returns (secret, created). Never revokes a key.
+    """
+    path = demo_key_file(directory)
+    with open_token_store(config.server) as store:
+        if path.is_file():
+            secret = path.read_text().strip()
+            token = store.lookup(secret) if secret else None
+            if token is not None and token.usable(time.time()):
+                return secret, False
+        secret, _ = store.create(ORGANIZATION, config.server.organization_id, name="demo")
+    _write_private(path, secret + "\n")
+    return secret, True
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only (0600), replacing it atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

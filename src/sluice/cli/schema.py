@@ -7,22 +7,14 @@ from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from sluice.cli.output import error_exit, out
 from sluice.config import ConnectionConfig, load_config
 from sluice.engines.base import Engine
 from sluice.errors import SluiceError
 from sluice.model.schema import Snapshot
 
-out = Console()
-err = Console(stderr=True)
 PASSWORD_ENV = "SLUICE_CONNECTION_WAREHOUSE_PASSWORD"
-
-
-def register(app: typer.Typer) -> None:
-    app.command("init")(init)
-    app.command("refresh")(refresh)
 
 
 def init(
@@ -187,5 +179,4 @@ def _relative(path: Path, directory: Path) -> str:
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(2)
+    error_exit(message, 2)
