@@ -207,29 +207,28 @@ def service(tmp_path: Path, backend: GatedBackend, **kw: Any) -> tuple[JobServic
     return JobService(backend, store, workers=2, retention_s=3600, **kw), store
 
 
-def test_a_waiter_wakes_within_milliseconds_of_the_job_finishing(tmp_path: Path) -> None:
+def test_a_waiter_wakes_when_its_job_finishes_not_at_its_timeout(tmp_path: Path) -> None:
+    """How fast it wakes is ``bench/api.py`` (c)'s business; here, that it wakes on the job's
+    completion: its 60 s window is far longer than the 10 s the test gives it."""
     backend = GatedBackend()
 
-    async def scenario() -> float:
+    async def scenario() -> None:
         jobs, store = service(tmp_path, backend)
         await jobs.start()
         try:
             job = jobs.submit(request())
-            waiter = asyncio.create_task(jobs.wait("org", [job.id], timeout=30))
+            waiter = asyncio.create_task(jobs.wait("org", [job.id], timeout=60))
             await asyncio.sleep(0.05)
             assert not waiter.done()
             backend.gate.set()
-            result = await waiter
-            woke = time.perf_counter()
+            result = await asyncio.wait_for(waiter, timeout=10)
             assert result.remaining == [] and b'"COMPLETE"' in result.lines[0]
             assert decode_table(json.loads(result.lines[0])["result"]).num_rows == 1
-            return woke - backend.finished_at[0]
         finally:
             await jobs.close()
             store.close()
 
-    delay = asyncio.run(scenario())
-    assert delay < 0.5  # in practice well under a millisecond; generous for a loaded CI box
+    asyncio.run(scenario())
 
 
 def test_the_query_deadline_cancels_a_job(tmp_path: Path) -> None:
@@ -279,7 +278,7 @@ def test_the_writer_coalesces_a_jobs_states_and_flushes_on_demand(tmp_path: Path
 
     store.write_batch = counting  # type: ignore[method-assign]
     written: list[list[str]] = []
-    writer = JobWriter(store, gather_s=0.2, on_written=written.append)
+    writer = JobWriter(store, gather_s=2.0, on_written=written.append)
     try:
         started = record()
         writer.put(started)
@@ -289,9 +288,9 @@ def test_the_writer_coalesces_a_jobs_states_and_flushes_on_demand(tmp_path: Path
         stored = store.get(started.id)
         assert stored is not None and stored.record.status is JobStatus.ERROR
         assert batches == [1] and written == [[started.id]]
-        began = time.perf_counter()
-        writer.flush(timeout=5)  # an idle writer flushes at once, without the gather time
-        assert time.perf_counter() - began < 0.15
+        # An idle writer flushes at once: were it to wait out the 2 s gather time first, this
+        # flush would time out (the timeout is a hang guard, not a speed claim).
+        writer.flush(timeout=1.0)
     finally:
         writer.close()
         store.close()
