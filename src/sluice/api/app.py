@@ -67,7 +67,20 @@ def build_app(wire: Wire, *, metrics: Metrics) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes = [
+    # The query routes first: Starlette tries routes in order, and these take nearly every
+    # request (no other route's path overlaps theirs, so the order changes nothing else).
+    routes = []
+    for prefix in ("/api/v1", "/api/unstable"):
+        routes.append(Route(f"{prefix}/query/run", query_routes.run_query, methods=["POST"]))
+        routes.append(Route(f"{prefix}/query/wait", query_routes.wait_query, methods=["GET"]))
+        routes.append(Route(f"{prefix}/query/jobs", history_routes.list_jobs, methods=["GET"]))
+        routes.append(
+            Route(f"{prefix}/query/jobs/{{jobId}}", query_routes.cancel_job, methods=["DELETE"])
+        )
+        routes.append(
+            Route(f"{prefix}/query/jobs/{{jobId}}", query_routes.job_status, methods=["GET"])
+        )
+    routes += [
         Route("/health", health, methods=["GET"]),
         Route("/healthz", operations.healthz, methods=["GET"]),
         Route("/readyz", operations.readyz, methods=["GET"]),
@@ -100,16 +113,6 @@ def build_app(wire: Wire, *, metrics: Metrics) -> Starlette:
         Route("/api/v1/models/{modelId}/yaml", model_routes.post_yaml, methods=["POST"]),
         Route("/api/v1/models/{modelId}/yaml", model_routes.delete_yaml, methods=["DELETE"]),
     ]
-    for prefix in ("/api/v1", "/api/unstable"):
-        routes.append(Route(f"{prefix}/query/run", query_routes.run_query, methods=["POST"]))
-        routes.append(Route(f"{prefix}/query/wait", query_routes.wait_query, methods=["GET"]))
-        routes.append(Route(f"{prefix}/query/jobs", history_routes.list_jobs, methods=["GET"]))
-        routes.append(
-            Route(f"{prefix}/query/jobs/{{jobId}}", query_routes.cancel_job, methods=["DELETE"])
-        )
-        routes.append(
-            Route(f"{prefix}/query/jobs/{{jobId}}", query_routes.job_status, methods=["GET"])
-        )
     return Starlette(
         routes=[*routes, *web.routes()],
         lifespan=lifespan,
