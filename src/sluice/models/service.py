@@ -1,6 +1,6 @@
 """The model service: the version each model serves, swapped atomically when its files change.
 
-A model's files are read from its folder (``sluice.model.loader.read_folder``) and checked as
+A model's files are read from its folder (``sluice.model.files.read_folder``) and checked as
 a whole; a set that validates becomes the model's next version at once (``Project.models``
 holds it; a query compiled on the old one finishes on it, and results are cached under the
 version's hash, so they never cross versions). A set that does not validate leaves the last
@@ -23,7 +23,8 @@ from pathlib import Path
 
 from sluice.config import ModelConfig
 from sluice.errors import BadRequest, Conflict, ModelError, ModelIssue, NotFound, Unavailable
-from sluice.model.loader import check_model, read_folder
+from sluice.model.files import read_folder
+from sluice.model.loader import check_model
 from sluice.models.branches import Branch, BranchStore, FileBranchStore, new_branch
 from sluice.models.changes import Author, Change, ChangeRecorder
 from sluice.models.files import checksum, key_of, path_for

@@ -15,7 +15,7 @@ from ruamel.yaml.error import YAMLError
 
 from sluice.config import ModelConfig
 from sluice.errors import ModelIssue
-from sluice.model.loader import read_folder
+from sluice.model.files import read_folder
 from sluice.model.schema import (
     SCHEMA_FILE_PREFIX,
     SchemaOptions,
