@@ -21,9 +21,13 @@ from sluice.jobs.types import JobRequest
 UNKNOWN_JOB_MESSAGE = "Unable to find job"
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps(value: Any) -> bytes:
-    """Compact JSON (no spaces, no NaN), UTF-8."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """Compact JSON (no spaces, no NaN), UTF-8. One encoder for every line: ``json.dumps`` with
+    options builds a new one each call."""
+    return _ENCODER.encode(value).encode()
 
 
 BAD_TEXT_MESSAGE = (

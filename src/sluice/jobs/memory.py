@@ -68,10 +68,13 @@ class CompiledMemo:
         return len(self._items)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def memo_key(request: JobRequest, version: str = "") -> str:
     """Everything a compile reads besides the clock: the model (or branch) and the version it
     serves, query, user, time zone. A query remembered for another version compiles again."""
-    query = json.dumps(request.query, sort_keys=True, separators=(",", ":"), default=str)
+    query = _CANONICAL.encode(request.query)
     return f"{request.target}\x00{version}\x00{request.timezone}\x00{request.user!r}\x00{query}"
 
 
