@@ -114,7 +114,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 def test_the_readme_blocks_are_all_known() -> None:
     """A new block must get a check below (or be an install block)."""
     assert len(install_blocks()) == 2
-    assert len(usage_blocks()) == 9, [b.line for b in usage_blocks()]
+    assert len(usage_blocks()) == 10, [b.line for b in usage_blocks()]
 
 
 def test_first_curl_returns_twelve_full_months_as_csv(site: Site) -> None:
@@ -164,6 +164,14 @@ def test_python_clients(site: Site) -> None:
     assert re.fullmatch(r"[1-9]\d* rows\n", out), out
     out = site.python(one(r"omniframes"))
     assert "products.category" in out or "Category" in out, out
+
+
+def test_arrow_result_type(site: Site) -> None:
+    out = site.python(one(r"read_ipc_stream"))
+    match = re.fullmatch(r"([1-9]\d*) rows; (\d+) rows; (\[.*\])\n", out)
+    assert match, out
+    assert match.group(1) == match.group(2)
+    assert "products.category" in match.group(3) and "order_items.total_sale_price" in out
 
 
 def test_flight_sql(site: Site) -> None:

@@ -57,3 +57,17 @@ def test_benchmarks_run_in_smoke_mode(postgres_url: str, redis_url: str) -> None
         elif not any(line.startswith("path: ") for line in out.splitlines()):
             failures.append(f"{name} does not say which path it times (a 'path: ' line)")
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.slow
+def test_the_scaling_curves_draw_both_charts(tmp_path: Path) -> None:
+    """bench/curves.py's smoke run draws its two PNG charts (the README shows the full ones)."""
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "curves.py"), "--smoke", "--charts", str(tmp_path)],
+        cwd=BENCH, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for name in ("clients.png", "sizes.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 5000, name
+    assert "(i) requests/s" in proc.stdout and "(ii) one POST" in proc.stdout

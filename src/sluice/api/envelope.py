@@ -20,7 +20,7 @@ from sluice.errors import BadRequest
 from sluice.query.spec import QuerySpec, is_uuid, parse_query
 
 CACHE_POLICIES = ("Standard", "SkipRequery", "SkipCache", "SkipCacheAndRebuildExtracts")
-RESULT_TYPES = ("csv", "json", "xlsx")
+RESULT_TYPES = ("csv", "json", "xlsx", "arrow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class RunEnvelope:
     plan_only: bool
     timezone: str | None
     body_user_id: object  # the legacy body ``userId``, None when absent
-    result_type: str | None = None  # csv | json | xlsx: one document instead of NDJSON
+    result_type: str | None = None  # csv | json | xlsx | arrow: one body instead of NDJSON
     format_results: bool = False
     spec: QuerySpec | None = None  # the query, parsed (always set by ``parse_run_body``)
     branch_id: str | None = None  # top-level ``branchId``: run on that branch of the model
@@ -88,6 +88,12 @@ def _parse_run_body(raw: bytes, budgets: Budgets) -> RunEnvelope:
         raise BadRequest("planOnly and resultType cannot both be provided")
     if format_results is not None and result_type is None:
         raise BadRequest("formatResults cannot be provided without resultType")
+    if format_results and result_type == "arrow":
+        raise BadRequest(
+            'formatResults cannot be used with resultType "arrow": formats turn values into '
+            'strings and an Arrow stream keeps them typed; ask for resultType "csv", "json" '
+            'or "xlsx" to get formatted values'
+        )
     if query.get("limit", 1000) is None and _non_empty(query.get("pivots")) and result_type is None:
         raise BadRequest(
             "Unlimited limit (null) cannot be used with pivoted queries unless resultType is set"

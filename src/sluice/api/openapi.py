@@ -14,6 +14,7 @@ from sluice.api.openapi_models import model_paths
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _JSON = "application/json"
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_ARROW = "application/vnd.apache.arrow.stream"
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -146,12 +147,17 @@ _SCHEMAS: dict[str, Any] = {
                 "enum": list(RESULT_TYPES),
                 "description": (
                     "Answer with one document instead of NDJSON: csv (text/csv), json (an array "
-                    "of rows keyed by field label) or xlsx (a workbook)"
+                    "of rows keyed by field label), xlsx (a workbook) or arrow (the result as an "
+                    "Arrow IPC stream, application/vnd.apache.arrow.stream: the bytes the NDJSON "
+                    "line carries in base64; not with formatResults)"
                 ),
             },
             "formatResults": {
                 "type": "boolean",
-                "description": "With resultType: apply the fields' formats (usdcurrency_2, ...)",
+                "description": (
+                    "With resultType csv, json or xlsx: apply the fields' formats "
+                    "(usdcurrency_2, ...); true with arrow is a 400"
+                ),
             },
             "planOnly": {"type": "boolean"},
             "branchId": {
@@ -382,13 +388,15 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "200": {
                     "description": (
                         _NDJSON_TEXT + " With resultType: the document (CSV, JSON "
-                        "array of rows keyed by field label, or an XLSX workbook)."
+                        "array of rows keyed by field label, an XLSX workbook, or the Arrow IPC "
+                        "stream), with headers x-sluice-job-id and x-sluice-cache-type."
                     ),
                     "content": {
                         **_NDJSON_CONTENT,
                         "text/csv": {"schema": {"type": "string"}},
                         _JSON: {"schema": {"type": "array", "items": {"type": "object"}}},
                         _XLSX: {"schema": {"type": "string", "format": "binary"}},
+                        _ARROW: {"schema": {"type": "string", "format": "binary"}},
                     },
                 },
                 **_errors(400, 403, 404, 408, 429, 500),

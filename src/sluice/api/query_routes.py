@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import pyarrow as pa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -20,7 +22,19 @@ from sluice.errors import BadRequest, NotFound
 from sluice.jobs.state import JobStatus
 from sluice.jobs.types import JobRequest, Outcome
 from sluice.observability.logs import note_job
-from sluice.results.documents import MEDIA_TYPES, document_chunks, too_many_rows
+from sluice.results.documents import (
+    FILE_NAMES,
+    MEDIA_TYPES,
+    IpcSource,
+    document_chunks,
+    ipc_chunks,
+    ipc_size,
+    too_many_rows,
+)
+
+# A document answer's headers naming its job and where its result came from (MISS, EXACT, ...).
+JOB_ID_HEADER = "x-sluice-job-id"
+CACHE_TYPE_HEADER = "x-sluice-cache-type"
 
 MAX_BODY_BYTES = 4 << 20  # a query object is a few KB; this bounds what one request can hold
 
@@ -132,7 +146,8 @@ def run_window(raw: str | None, limit: float) -> float:
 
 
 async def _run_document(svc: Services, job: JobRequest, envelope: RunEnvelope) -> Response:
-    """resultType mode (contract §7): the result as one CSV, JSON or XLSX document."""
+    """resultType mode (contract §7): the result as one CSV, JSON or XLSX document, or as the
+    Arrow IPC stream itself (``arrow``, a sluice extension)."""
     result_type = envelope.result_type or "csv"
     job_id, outcome = await svc.jobs.run_document(job, svc.config.server.run_window_s)
     note_job(job_id)
@@ -147,6 +162,15 @@ async def _run_document(svc: Services, job: JobRequest, envelope: RunEnvelope) -
     if problem is not None:
         _close(outcome)
         return detail_response(400, problem)
+    headers = {
+        "content-type": MEDIA_TYPES[result_type],
+        "content-disposition": f'attachment; filename="{FILE_NAMES[result_type]}"',
+        # What the NDJSON line would say, for clients (and benchmarks) that check the path.
+        JOB_ID_HEADER: job_id,
+        CACHE_TYPE_HEADER: str((record.summary or {}).get("cache_type", "MISS")),
+    }
+    if result_type == "arrow":
+        return _arrow_response(outcome.result, headers)
     fields = (record.summary or {}).get("fields") or {}
     chunks = document_chunks(
         result_type,
@@ -155,11 +179,23 @@ async def _run_document(svc: Services, job: JobRequest, envelope: RunEnvelope) -
         formatted=envelope.format_results,
         temp_dir=svc.config.server.state_dir,
     )
-    headers = {
-        "content-type": MEDIA_TYPES[result_type],
-        "content-disposition": f'attachment; filename="result.{result_type}"',
-    }
     return StreamingResponse(chunks, headers=headers)
+
+
+def _arrow_response(source: IpcSource, headers: dict[str, str]) -> Response:
+    """The stored IPC stream sent as it is (never decoded nor re-encoded), one chunk at a time:
+    from memory without a thread hop, from a file (a large result) read in a worker thread."""
+    size = ipc_size(source)
+    if size is not None:
+        headers = {**headers, "content-length": str(size)}
+    if isinstance(source, pa.Buffer):
+        return StreamingResponse(_in_memory(source), headers=headers)
+    return StreamingResponse(ipc_chunks(source), headers=headers)
+
+
+async def _in_memory(source: pa.Buffer) -> AsyncIterator[bytes | memoryview]:
+    for chunk in ipc_chunks(source):
+        yield chunk
 
 
 def _close(outcome: Outcome) -> None:

@@ -1,8 +1,10 @@
-"""``resultType`` documents (contract §7): a finished result as one CSV, JSON or XLSX document.
+"""``resultType`` documents (contract §7): a finished result as one CSV, JSON or XLSX document,
+or (``arrow``, a sluice extension) as the Arrow IPC stream itself.
 
 The source is the encoded result itself (the Arrow IPC stream a job or the cache holds), read
 one record batch at a time; nothing here needs the whole result as Python objects or the whole
-document in memory.
+document in memory. An ``arrow`` body is that stream's bytes as they are stored, in chunks: it
+is never decoded nor re-encoded, so it is exactly what the NDJSON line's base64 ``result`` holds.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ MEDIA_TYPES = {
     "csv": "text/csv",
     "json": "application/json",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "arrow": "application/vnd.apache.arrow.stream",
 }
+# The file name each document is offered under (IANA: ``.arrows`` for the Arrow stream format).
+FILE_NAMES = {kind: f"result.{kind}" for kind in MEDIA_TYPES} | {"arrow": "result.arrows"}
 _CHUNK = 1 << 20
 
 IpcSource: TypeAlias = "pa.Buffer | pa.NativeFile"  # an Arrow IPC stream, in memory or an open file
@@ -39,6 +44,32 @@ def too_many_rows(result_type: str, num_rows: int) -> str | None:
     return None
 
 
+def ipc_size(source: IpcSource) -> int | None:
+    """The number of bytes ``ipc_chunks`` will send (None when a file cannot tell)."""
+    if isinstance(source, pa.Buffer):
+        return int(source.size)
+    try:
+        return int(source.size()) - int(source.tell())
+    except (OSError, pa.ArrowException):
+        return None
+
+
+def ipc_chunks(source: IpcSource, chunk: int = _CHUNK) -> Iterator[bytes | memoryview]:
+    """The stored Arrow IPC stream as it is, ``chunk`` bytes at a time (views of an in-memory
+    buffer: no copy; reads of a file from its current position, closed at the end). Blocking for
+    a file: iterate it in a worker thread."""
+    if isinstance(source, pa.Buffer):
+        view = memoryview(source)
+        for start in range(0, len(view), chunk):
+            yield view[start : start + chunk]
+        return
+    try:
+        while block := source.read(chunk):
+            yield block
+    finally:
+        source.close()
+
+
 def document_chunks(
     result_type: str,
     source: IpcSource,
@@ -46,8 +77,11 @@ def document_chunks(
     *,
     formatted: bool = False,
     temp_dir: Path | None = None,
-) -> Iterator[bytes]:
+) -> Iterator[bytes | memoryview]:
     """The document's bytes, in chunks. Blocking: iterate it in a worker thread."""
+    if result_type == "arrow":
+        yield from ipc_chunks(source)
+        return
     reader = pa.ipc.open_stream(source)
     try:
         columns = document_columns(reader.schema, fields)
