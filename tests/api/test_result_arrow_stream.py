@@ -15,8 +15,7 @@ import pyarrow as pa
 import pybase64
 
 from sluice.results.arrow import decode_table
-from tests.api.conftest import ApiFactory
-from tests.api.support import BOB, ApiClient, Keys, job_lines, ndjson
+from tests.api.support import BOB, ApiClient, ApiFactory, Keys, job_lines, ndjson
 
 ARROW = "application/vnd.apache.arrow.stream"
 BY_STATUS: dict[str, Any] = {
