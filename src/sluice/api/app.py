@@ -47,7 +47,7 @@ from sluice.models.branches import BranchStore
 from sluice.models.service import ModelService
 from sluice.observability.metrics import Metrics
 from sluice.project import BRANCH_SEPARATOR, Project
-from sluice.stores.select import open_branches, open_stores
+from sluice.stores.select import open_branches, open_model_sync, open_stores
 
 Clock = Callable[[], float]
 
@@ -186,7 +186,8 @@ async def _services(
         check_cache_policies(project)
         stores = await asyncio.to_thread(open_stores, server, clock=clock)
         branches = await asyncio.to_thread(open_branches, server)
-        models = ModelService(project, branches=branches, clock=clock)
+        sync = await asyncio.to_thread(open_model_sync, server)
+        models = ModelService(project, branches=branches, sync=sync, clock=clock)
         cache = await asyncio.to_thread(open_result_cache, server, project, stores.cache, clock)
         jobs = JobService(
             project,
@@ -221,13 +222,16 @@ async def _services(
         try:
             timestamps = _model_timestamps(config)
             probe = StateDirProbe(server.state_dir) if stores.kind == "embedded" else None
-            yield Services(config, project, jobs, auth, timestamps, stores.kind, probe, models)
+            svc = Services(config, project, jobs, auth, timestamps, stores.kind, probe, models)
+            models.on_config(lambda changed: setattr(svc, "config", changed))  # sluice.yaml
+            yield svc
         finally:
             for task in (retry, watch):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await jobs.close(server.shutdown_grace_s)
+            models.close()
     finally:
         if stores is not None:
             stores.close()  # the cache store too
@@ -278,13 +282,10 @@ def open_result_cache(
 
 def cache_scope(project: Project, cache: ResultCache | None) -> ScopeOf:
     """Where a compiled query's results are cached: its connection, and its topic's TTL."""
-    connections = {
-        model.id: project.config.connections[model.connection].id
-        for model in project.config.models.values()
-    }
 
     def scope(model_id: str, compiled: CompiledQuery) -> CacheScope:
-        connection = connections[model_id.partition(BRANCH_SEPARATOR)[0]]
+        model = project.config.model_by_id(model_id.partition(BRANCH_SEPARATOR)[0])
+        connection = project.config.connections[model.connection].id if model else ""
         if cache is None:
             return CacheScope(connection, 0.0)
         topics = project.model(model_id).semantic.topics
