@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from sluice.config import ServerConfig, load_config
-from sluice.errors import Conflict
+from sluice.errors import Conflict, Unavailable
 from sluice.models.changes import Author
 from sluice.models.files import checksum
 from sluice.models.service import ModelService
 from sluice.models.sync import SharedChange
 from sluice.project import Project
-from sluice.stores.redis.keys import open_redis
+from sluice.stores.redis.keys import connect, open_redis
 from sluice.stores.redis.models import RedisModelSync
 from sluice.stores.select import open_model_sync
 from tests.api.support import DEMO_MODEL
@@ -173,3 +173,24 @@ def test_sluice_yaml_model_entries_apply_and_a_broken_file_changes_nothing(
     assert seen[-1] == {"shop"}
     with pytest.raises(Exception, match="not found"):
         one.project.model(shop2)
+
+
+def test_with_redis_unreachable_a_write_is_refused_and_nothing_is_written(
+    tmp_path: Path, demo_db: Path, redis_url: str, redis_prefix: str
+) -> None:
+    replica = Replica(tmp_path / "one", demo_db, redis_url, redis_prefix)
+    try:
+        assert replica.service.sync is not None
+        replica.service.sync.close()
+        replica.service.sync = RedisModelSync(connect("redis://127.0.0.1:1/0"), redis_prefix)
+        original = replica.text()
+        with pytest.raises(Unavailable, match="Redis cannot be reached"):
+            replica.service.write(
+                replica.id, "order_items.view", original.replace(SINGLE, TRIPLE), author=MO
+            )
+        assert replica.text() == original
+        assert "* 3" not in replica.sql()
+        replica.service.catch_up(replica.id)  # a read goes on with this replica's files
+        assert replica.service.poll() == []
+    finally:
+        replica.close()

@@ -72,6 +72,7 @@ class ModelService:
     ) -> None:
         self.project = project
         self.sync = sync
+        self._sync_down = False  # Redis unreachable at the last poll (logged once)
         self.changes = ChangeRecorder(project.config.server.state_dir)
         state_dir = project.config.server.state_dir
         self.branches = branches if branches is not None else FileBranchStore(state_dir)
@@ -215,48 +216,63 @@ class ModelService:
 
     # -- replicas -----------------------------------------------------------------------------
 
-    def catch_up(self, model_id: str) -> None:
+    def catch_up(self, model_id: str, *, strict: bool = False) -> int:
         """Apply what other replicas changed through the API since this one last looked (one
-        round trip when nothing did; nothing at all without replicas)."""
+        round trip when nothing did). Returns the shared version (0 without replicas). With
+        Redis unreachable, a read goes on with this replica's files (``strict``: a write is
+        refused with a 503 instead)."""
         if self.sync is None:
-            return
+            return 0
         with self._lock:
             cfg = self.config(model_id)
-            shared = self.sync.versions([model_id]).get(model_id)
-            self._adopt(cfg, shared)
+            try:
+                shared = self.sync.versions([model_id]).get(model_id)
+                return self._adopt(cfg, shared)[1]
+            except Unavailable as exc:
+                if strict:
+                    raise
+                log.warning("model %s: serving this replica's files: %s", cfg.name, exc.message)
+                return self._versions[model_id]
 
     def _poll_shared(self) -> list[str]:
         if self.sync is None:
             return []
         ids = [cfg.id for cfg in self.project.config.models.values()]
-        shared = self.sync.versions(ids)
+        try:
+            shared = self.sync.versions(ids)
+        except Unavailable as exc:
+            if not self._sync_down:
+                log.error("%s; each replica serves its own files until it is back", exc.message)
+            self._sync_down = True
+            return []
+        if self._sync_down:
+            log.info("Redis is reachable again: model changes are shared with the replicas")
+            self._sync_down = False
         changed = []
         for model_id, version in shared.items():
             with self._lock:
                 cfg = self.project.config.model_by_id(model_id)
                 known = cfg is not None and model_id in self._versions
-                if known and cfg is not None and self._adopt(cfg, version):
+                if known and cfg is not None and self._adopt(cfg, version)[0]:
                     changed.append(model_id)
         return changed
 
-    def _adopt(self, cfg: ModelConfig, shared: int | None, *, everything: bool = False) -> bool:
-        """Move to the shared version ``shared``: apply the files changed since the version
-        this replica serves (``everything``: every shared file that differs, as at start).
-        True when a file changed here."""
+    def _adopt(self, cfg: ModelConfig, shared: int | None) -> tuple[bool, int]:
+        """Move to the shared version ``shared``: apply the files changed through the API since
+        the version this replica serves. Returns whether a file changed here, and the shared
+        version."""
         assert self.sync is not None
         if shared is None:  # none yet (a new model, or Redis lost its keys): start it
-            self._versions[cfg.id] = self.sync.version(cfg.id, self._versions[cfg.id])
-            return False
-        if shared <= self._versions[cfg.id] and not everything:
-            return False
-        since = 0 if everything else self._versions[cfg.id]
-        applied = self._apply(cfg, self.sync.files(cfg.id), since)
-        self._versions[cfg.id] = max(shared, self._versions[cfg.id])
+            shared = self.sync.version(cfg.id, self._versions[cfg.id])
+        if shared <= self._versions[cfg.id]:
+            return False, shared
+        applied = self._apply(cfg, self.sync.files(cfg.id), self._versions[cfg.id])
+        self._versions[cfg.id] = shared
         if applied and cfg.connection not in self.project.unreachable:
             self._reload(cfg.id)
         elif applied:
             self._seen[cfg.id] = fingerprint(cfg.path)
-        return applied
+        return applied, shared
 
     def _apply(self, cfg: ModelConfig, files: Mapping[str, SharedFile], since: int) -> bool:
         """Write the shared files newer than ``since`` whose text differs from this folder's;
@@ -300,10 +316,12 @@ class ModelService:
 
     def _bump(self, model_id: str) -> None:
         previous = self._versions[model_id]
-        if self.sync is None:
-            self._versions[model_id] = self._next_version(previous)
-        else:
-            self._versions[model_id] = self.sync.bump(model_id, self._next_version(previous))
+        self._versions[model_id] = self._next_version(previous)
+        if self.sync is not None:
+            try:
+                self._versions[model_id] = self.sync.bump(model_id, self._versions[model_id])
+            except Unavailable as exc:  # this replica's number grows; the shared one later
+                log.warning("model %s: the shared version did not move: %s", model_id, exc.message)
         log.info("model %s: version %d serves", model_id, self._versions[model_id])
 
     # -- sluice.yaml and schema snapshots ----------------------------------------------------
@@ -412,8 +430,8 @@ class ModelService:
         with self._lock:
             cfg = self.config(model_id)
             for _ in range(PUBLISH_ATTEMPTS):
-                self.catch_up(model_id)  # the checksum is checked against the shared text
-                seen = self._versions[model_id]
+                # the checksum is checked against the shared text
+                seen = self.catch_up(model_id, strict=True)
                 files = read_folder(cfg.path)
                 path = path_for(key, files)
                 if previous is not None and checksum(files.get(path, "")) != previous:
@@ -563,8 +581,8 @@ class ModelService:
             )
             version = 0
             for _ in range(PUBLISH_ATTEMPTS):
-                self.catch_up(model_id)
-                found = self._publish(model_id, self._versions[model_id], change)
+                seen = self.catch_up(model_id, strict=True)
+                found = self._publish(model_id, seen, change)
                 if found is not None:
                     version = found
                     break
@@ -602,11 +620,16 @@ class ModelService:
             self._issues[cfg.id] = self._initial_issues(cfg)
         self._versions[cfg.id] = max(self._versions.get(cfg.id, 0), self._next_version(0))
         self._seen[cfg.id] = fingerprint(cfg.path)
-        if self.sync is not None:
+        if self.sync is None:
+            return
+        try:
             self._versions[cfg.id] = self.sync.version(cfg.id, self._versions[cfg.id])
             applied = self._apply(cfg, self.sync.files(cfg.id), 0)
-            if applied and not fresh and cfg.connection not in self.project.unreachable:
-                self._reload(cfg.id)
+        except Unavailable as exc:  # the next poll catches up
+            log.warning("model %s: %s", cfg.name, exc.message)
+            return
+        if applied and not fresh and cfg.connection not in self.project.unreachable:
+            self._reload(cfg.id)
 
     def _initial_issues(self, cfg: ModelConfig) -> tuple[ModelIssue, ...]:
         if cfg.id in self.project.broken:

@@ -13,11 +13,13 @@ one wins and the other catches up and checks its ``previousChecksum`` again.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import redis
 
+from sluice.errors import Unavailable
 from sluice.models.sync import SharedChange, SharedFile, shared_files
 
 # The version moves to max(current + 1, at_least), atomically.
@@ -29,6 +31,21 @@ if wanted > next then next = wanted end
 redis.call('SET', KEYS[1], string.format('%d', next))
 return next
 """
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """Redis unreachable: a 503 that says so (a write is refused, nothing is written)."""
+    try:
+        yield
+    except redis.WatchError:
+        raise
+    except redis.RedisError as exc:
+        raise Unavailable(
+            f"Redis cannot be reached, so model changes cannot be shared with the other "
+            f"replicas right now: {exc}",
+            retry_after_s=2,
+        ) from None
 
 
 class RedisModelSync:
@@ -45,17 +62,20 @@ class RedisModelSync:
 
     def version(self, model_id: str, initial: int) -> int:
         key = self._version_key(model_id)
-        self._client.set(key, str(initial), nx=True)
-        return int(self._client.get(key) or initial)
+        with _reachable():
+            self._client.set(key, str(initial), nx=True)
+            return int(self._client.get(key) or initial)
 
     def versions(self, model_ids: Sequence[str]) -> dict[str, int | None]:
         if not model_ids:
             return {}
-        raw = self._client.mget([self._version_key(m) for m in model_ids])
+        with _reachable():
+            raw = self._client.mget([self._version_key(m) for m in model_ids])
         return {m: int(v) if v is not None else None for m, v in zip(model_ids, raw, strict=True)}
 
     def files(self, model_id: str) -> dict[str, SharedFile]:
-        raw = self._client.hgetall(self._files_key(model_id))
+        with _reachable():
+            raw = self._client.hgetall(self._files_key(model_id))
         out = {}
         for key, value in raw.items():
             name = key.decode() if isinstance(key, bytes) else str(key)
@@ -70,7 +90,7 @@ class RedisModelSync:
         next_version: Callable[[int], int],
     ) -> int | None:
         version_key = self._version_key(model_id)
-        with self._client.pipeline(transaction=True) as pipe:
+        with _reachable(), self._client.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(version_key)  # type: ignore[no-untyped-call]
                 current = pipe.get(version_key)
@@ -89,7 +109,8 @@ class RedisModelSync:
         return new
 
     def bump(self, model_id: str, at_least: int) -> int:
-        return int(self._bump(keys=[self._version_key(model_id)], args=[str(at_least)]))
+        with _reachable():
+            return int(self._bump(keys=[self._version_key(model_id)], args=[str(at_least)]))
 
     def close(self) -> None:
         self._client.close()
