@@ -115,7 +115,7 @@ class ModelService:
     def version(self, model_id: str) -> int:
         """A number that grows with every change the model serves."""
         self.config(model_id)
-        return self._versions[model_id]
+        return self._versions.get(model_id, 0)
 
     def version_hash(self, model_id: str) -> str:
         """The hash of the version a model serves ("" while it serves none); compiled queries
@@ -371,6 +371,13 @@ class ModelService:
             new = {m.id: m for m in keep.values()}
             if old == new:
                 return
+            moved = [cfg for model_id, cfg in new.items() if old.get(model_id) != cfg]
+            for cfg in moved:
+                self._track(cfg, fresh=True)  # before the config names it: it has a version
+            self._branch_checks.clear()
+            self.project.config = dataclasses.replace(current, models=keep)
+            for listener in self._listeners:
+                listener(self.project.config)
             for model_id in old.keys() - new.keys():
                 self.project.models.pop(model_id, None)
                 self.project.broken.pop(model_id, None)
@@ -380,24 +387,24 @@ class ModelService:
                 log.info(
                     "model %s: removed from sluice.yaml; it no longer serves", old[model_id].name
                 )
-            self.project.config = dataclasses.replace(current, models=keep)
-            for listener in self._listeners:
-                listener(self.project.config)
-            for model_id, cfg in new.items():
-                if old.get(model_id) == cfg:
-                    continue
-                self._branch_checks.clear()
-                added = model_id not in old
-                self._track(cfg, fresh=True)
-                if cfg.connection not in self.project.unreachable:
-                    checked, _ = self._reload(model_id, force=True)
-                    self._bump(model_id)
-                    log.info(
-                        "model %s: %s in sluice.yaml; %s",
-                        cfg.name,
-                        "added" if added else "changed",
-                        "it serves" if checked.ok else "its files do not validate",
+            for cfg in moved:
+                what = "changed" if cfg.id in old else "added"
+                if cfg.connection in self.project.unreachable:
+                    continue  # loaded when the connection is back
+                try:
+                    checked, _ = self._reload(cfg.id, force=True)
+                except Exception:
+                    log.exception(
+                        "model %s: %s in sluice.yaml, but it could not be read", cfg.name, what
                     )
+                    continue
+                self._bump(cfg.id)
+                log.info(
+                    "model %s: %s in sluice.yaml; %s",
+                    cfg.name,
+                    what,
+                    "it serves" if checked.ok else "its files do not validate",
+                )
 
     def _poll_snapshots(self) -> set[str]:
         """The connections whose schema snapshot changed on disk (``sluice refresh`` ran)."""
