@@ -266,23 +266,31 @@ class ModelService:
             shared = self.sync.version(cfg.id, self._versions[cfg.id])
         if shared <= self._versions[cfg.id]:
             return False, shared
-        applied = self._apply(cfg, self.sync.files(cfg.id), self._versions[cfg.id])
+        _, newer = self._apply(cfg, self.sync.files(cfg.id), self._versions[cfg.id])
         self._versions[cfg.id] = shared
-        if applied and cfg.connection not in self.project.unreachable:
+        # Served without a version of its own (the change has one): also when the folder had
+        # the files already, so the poll does not count them again as an edit on this disk.
+        if newer and cfg.connection not in self.project.unreachable:
             self._reload(cfg.id)
-        elif applied:
+        elif newer:
             self._seen[cfg.id] = fingerprint(cfg.path)
-        return applied, shared
+        return newer, shared
 
-    def _apply(self, cfg: ModelConfig, files: Mapping[str, SharedFile], since: int) -> bool:
+    def _apply(
+        self, cfg: ModelConfig, files: Mapping[str, SharedFile], since: int
+    ) -> tuple[bool, bool]:
         """Write the shared files newer than ``since`` whose text differs from this folder's;
-        record each change as the replica that made it did (git commit or change log)."""
+        record each change as the replica that made it did (git commit or change log).
+        Returns whether a file was written, and whether any is newer than ``since`` (written
+        now, or already here: replicas that share one folder)."""
         root = Path(cfg.path)
         local = read_folder(root)
         by_change: dict[str, tuple[SharedFile, list[str]]] = {}
+        newer = False
         for key, entry in sorted(files.items()):
             if entry.version <= since:
                 continue
+            newer = True
             path = _local_path(key, local)
             if local.get(path) == entry.text:
                 continue  # already here (the same folder, or applied before): idempotent
@@ -305,7 +313,7 @@ class ModelService:
                 cfg.name,
                 len(by_change),
             )
-        return bool(by_change)
+        return bool(by_change), newer
 
     def _publish(self, model_id: str, expected: int, change: SharedChange) -> int | None:
         """Share an API change before it is written here: the new shared version, or None
@@ -631,7 +639,7 @@ class ModelService:
             return
         try:
             self._versions[cfg.id] = self.sync.version(cfg.id, self._versions[cfg.id])
-            applied = self._apply(cfg, self.sync.files(cfg.id), 0)
+            applied, _ = self._apply(cfg, self.sync.files(cfg.id), 0)
         except Unavailable as exc:  # the next poll catches up
             log.warning("model %s: %s", cfg.name, exc.message)
             return
