@@ -68,9 +68,13 @@ def test_no_sync_without_a_redis_url(tmp_path: Path) -> None:
 class Replica:
     """One replica: its own model folder, state directory and sluice.yaml; Redis shared."""
 
-    def __init__(self, root: Path, database: Path, redis_url: str, prefix: str) -> None:
-        self.model = root / "model"
-        shutil.copytree(DEMO_MODEL, self.model)
+    def __init__(
+        self, root: Path, database: Path, redis_url: str, prefix: str, model: Path | None = None
+    ) -> None:
+        self.model = model or root / "model"
+        if model is None:
+            shutil.copytree(DEMO_MODEL, self.model)
+        root.mkdir(parents=True, exist_ok=True)
         self.config_path = root / "sluice.yaml"
         self.config_path.write_text(
             f"connections:\n  warehouse: {{engine: duckdb, database: {database}}}\n"
@@ -194,3 +198,21 @@ def test_with_redis_unreachable_a_write_is_refused_and_nothing_is_written(
         assert replica.service.poll() == []
     finally:
         replica.close()
+
+
+def test_replicas_sharing_one_folder_count_an_api_change_once(
+    replicas: list[Replica], tmp_path: Path, demo_db: Path, redis_url: str, redis_prefix: str
+) -> None:
+    one = replicas[0]
+    beside = Replica(tmp_path / "beside", demo_db, redis_url, redis_prefix, model=one.model)
+    try:
+        original = one.text()
+        one.service.write(one.id, "order_items.view", original.replace(SINGLE, TRIPLE), author=MO)
+        shared = one.service.version(one.id)
+        assert beside.service.poll() == [beside.id]  # served, as the change's version
+        assert "* 3" in beside.sql()
+        assert beside.service.poll() == []
+        assert beside.service.version(beside.id) == shared == one.service.version(one.id)
+        assert not beside.changes.exists()  # nothing written there, so nothing recorded
+    finally:
+        beside.close()
