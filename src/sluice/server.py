@@ -38,7 +38,7 @@ from sluice.models.refresh import RefreshJobs
 from sluice.models.service import ModelService
 from sluice.observability.metrics import Metrics
 from sluice.project import BRANCH_SEPARATOR, Project
-from sluice.stores.select import open_branches, open_stores
+from sluice.stores.select import open_branches, open_model_sync, open_stores
 
 Clock = Callable[[], float]
 
@@ -125,7 +125,8 @@ async def open_services(
         check_cache_policies(project)
         stores = await asyncio.to_thread(open_stores, server, clock=clock)
         branches = await asyncio.to_thread(open_branches, server)
-        models = ModelService(project, branches=branches, clock=clock)
+        sync = await asyncio.to_thread(open_model_sync, server)
+        models = ModelService(project, branches=branches, sync=sync, clock=clock)
         cache = await asyncio.to_thread(open_result_cache, server, project, stores.cache, clock)
         jobs = JobService(
             project,
@@ -158,7 +159,7 @@ async def open_services(
         retry = asyncio.create_task(_reconnect(project, server.reconnect_s))
         watch = asyncio.create_task(_watch(models, server.model_poll_s))
         try:
-            yield Services(
+            svc = Services(
                 config,
                 project,
                 jobs,
@@ -169,12 +170,15 @@ async def open_services(
                 models,
                 RefreshJobs(),
             )
+            models.on_config(lambda changed: setattr(svc, "config", changed))  # sluice.yaml
+            yield svc
         finally:
             for task in (retry, watch):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await jobs.close(server.shutdown_grace_s)
+            models.close()
     finally:
         if stores is not None:
             stores.close()  # the cache store too
@@ -225,13 +229,12 @@ def open_result_cache(
 
 def cache_scope(project: Project, cache: ResultCache | None) -> ScopeOf:
     """Where a compiled query's results are cached: its connection, and its topic's TTL."""
-    connections = {
-        model.id: project.config.connections[model.connection].id
-        for model in project.config.models.values()
-    }
 
     def scope(model_id: str, compiled: CompiledQuery) -> CacheScope:
-        connection = connections[model_id.partition(BRANCH_SEPARATOR)[0]]
+        # Looked up when asked: a model added to sluice.yaml while serving has no entry in a
+        # table built at start.
+        model = project.config.model_by_id(model_id.partition(BRANCH_SEPARATOR)[0])
+        connection = project.config.connections[model.connection].id if model else ""
         if cache is None:
             return CacheScope(connection, 0.0)
         topics = project.model(model_id).semantic.topics

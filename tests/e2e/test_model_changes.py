@@ -11,6 +11,7 @@ import csv
 import io
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -23,6 +24,7 @@ import pytest
 
 from sluice.auth.tokens import ORGANIZATION, PERSONAL
 from sluice.config import ServerConfig, model_uuid
+from sluice.models.files import checksum
 from sluice.stores.select import open_token_store
 from tests.api.support import DEMO_MODEL
 from tests.e2e.conftest import Server
@@ -91,9 +93,9 @@ def project(tmp_path: Path, demo_db: Path) -> Project:
 def serve(project: Project, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     started: list[Server] = []
 
-    def start(**env: str) -> Server:
+    def start(config: Path | None = None, **env: str) -> Server:
         server = Server(
-            project.config, tmp_path / f"server{len(started)}.log", env, log_level="info"
+            config or project.config, tmp_path / f"server{len(started)}.log", env, log_level="info"
         )
         started.append(server)
         return server
@@ -107,8 +109,10 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def query(server: Server, key: str, fields: list[str], **body: Any) -> httpx.Response:
-    q = {"modelId": MODEL_ID, "join_paths_from_topic_name": "order_items", "fields": fields}
+def query(
+    server: Server, key: str, fields: list[str], *, model_id: str = MODEL_ID, **body: Any
+) -> httpx.Response:
+    q = {"modelId": model_id, "join_paths_from_topic_name": "order_items", "fields": fields}
     return httpx.post(
         f"{server.url}/api/v1/query/run",
         json={"query": q, "resultType": "csv", **body},
@@ -447,3 +451,178 @@ def test_two_replicas_on_redis_share_branches_and_changes(
     one = serve(**env, SLUICE_SERVER_STATE_DIR=str(project.root / "state1"))
     two = serve(**env, SLUICE_SERVER_STATE_DIR=str(project.root / "state2"))
     branch_scenario(one, two, project)
+
+
+# -- replicas on other hosts: each with its own copy of the model folder ----------------------
+
+TRIPLE = "  total_sale_price:\n    label: Total Sale Price\n    sql: ${sale_price} * 3\n"
+SINGLE = "  total_sale_price:\n    label: Total Sale Price\n    sql: ${sale_price}\n"
+
+
+def replica_copy(project: Project, name: str) -> tuple[Path, Path]:
+    """Another host's copy of the project: its own model folder (the same files as deployed),
+    its own sluice.yaml; the same warehouse file, keys and Redis."""
+    model = project.root / f"model-{name}"
+    shutil.copytree(DEMO_MODEL, model)
+    config = project.root / f"sluice-{name}.yaml"
+    config.write_text(project.config.read_text().replace(str(project.model), str(model)))
+    return model, config
+
+
+@pytest.mark.slow
+def test_api_changes_reach_replicas_with_their_own_model_folders(
+    project: Project, serve: Callable[..., Server], redis_url: str, redis_prefix: str
+) -> None:
+    env = {"SLUICE_REDIS_URL": redis_url, "SLUICE_SERVER_REDIS_PREFIX": redis_prefix}
+    project.keys(ServerConfig(redis_url=redis_url, redis_prefix=redis_prefix))
+    model_two, config_two = replica_copy(project, "two")
+    one = serve(**env, SLUICE_SERVER_STATE_DIR=str(project.root / "state1"))
+    two = serve(config_two, **env, SLUICE_SERVER_STATE_DIR=str(project.root / "state2"))
+    field = "order_items.total_sale_price"
+    single = project.sql("SELECT SUM(sale_price) FROM order_items")
+    triple = project.sql("SELECT SUM(sale_price * 3) FROM order_items")
+    assert single != triple
+    start = get_yaml(one, project.org, mode="extension")["version"]
+    assert get_yaml(two, project.org, mode="extension")["version"] == start  # one number
+
+    # Replica two read the file (and its checksum) before replica one changed it.
+    two_sums = get_yaml(two, project.org, mode="extension", includeChecksums="true")["checksums"]
+    original = (model_two / "order_items.view.yaml").read_text()
+    assert SINGLE in original and two_sums["order_items.view"] == checksum(original)
+    changed = original.replace(SINGLE, TRIPLE)
+    written = post_yaml(one, project.mo, fileName="order_items.view", yaml=changed,
+                        previousChecksum=two_sums["order_items.view"],
+                        commitMessage="Triple the sales")  # fmt: skip
+    assert written.status_code == 200, written.text
+    assert (project.model / "order_items.view.yaml").read_text() == changed
+    assert total(two, project.org, field) in (Decimal(str(single)), Decimal(str(triple)))
+
+    def two_answers_triple() -> bool:
+        return total(two, project.org, field) == Decimal(str(triple))
+
+    poll(two_answers_triple, "replica two never served the change made on replica one")
+    assert (model_two / "order_items.view.yaml").read_text() == changed  # its own copy
+    assert total(one, project.org, field) == Decimal(str(triple))
+    log_two = (project.root / "state2" / "model-changes" / "shop.jsonl").read_text()
+    assert "Triple the sales" in log_two and "Mo Deler" in log_two  # recorded there too
+
+    # Replica two's stale checksum is a 409 (checked against the shared text), nothing written.
+    stale = post_yaml(two, project.org, fileName="order_items.view", yaml=original,
+                      previousChecksum=two_sums["order_items.view"])  # fmt: skip
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["detail"] == "File has been modified since it was fetched"
+    assert (model_two / "order_items.view.yaml").read_text() == changed
+    assert (project.model / "order_items.view.yaml").read_text() == changed
+
+    # A delete on replica two reaches replica one's folder.
+    gone = httpx.delete(f"{two.url}/api/v1/models/{MODEL_ID}/yaml", headers=auth(project.org),
+                        params={"fileName": "events.topic"}, timeout=30)  # fmt: skip
+    assert gone.status_code == 200, gone.text
+    assert not (model_two / "events.topic.yaml").exists()
+    poll(lambda: not (project.model / "events.topic.yaml").exists(),
+         "replica one never applied the delete made on replica two")  # fmt: skip
+
+    # Every replica reports the same version for the same content, and it grew.
+    versions = {get_yaml(s, project.org, mode="extension")["version"] for s in (one, two)}
+    assert len(versions) == 1 and versions.pop() > start
+
+    # A replica started after the changes (a fresh copy of the folder) serves them at once.
+    model_three, config_three = replica_copy(project, "three")
+    assert (model_three / "order_items.view.yaml").read_text() == original
+    three = serve(config_three, **env, SLUICE_SERVER_STATE_DIR=str(project.root / "state3"))
+    assert total(three, project.org, field) == Decimal(str(triple))
+    assert (model_three / "order_items.view.yaml").read_text() == changed
+    assert not (model_three / "events.topic.yaml").exists()
+    on_three = get_yaml(three, project.org, mode="extension")
+    assert "events.topic" not in on_three["files"]
+    assert on_three["version"] == get_yaml(one, project.org, mode="extension")["version"]
+
+
+# -- sluice.yaml's models: entries and `sluice refresh`, while the server runs -----------------
+
+SHOP2_ID = model_uuid("shop2")
+
+
+@pytest.mark.slow
+def test_model_entries_added_to_or_removed_from_sluice_yaml_apply_without_a_restart(
+    project: Project, serve: Callable[..., Server]
+) -> None:
+    server = serve()
+    count = Decimal(str(project.sql("SELECT COUNT(*) FROM order_items")))
+    original = project.config.read_text()
+    second = project.root / "model-shop2"
+    shutil.copytree(DEMO_MODEL, second)
+    unknown = query(server, project.org, ["order_items.count"], model_id=SHOP2_ID)
+    assert unknown.status_code == 404, unknown.text
+
+    def answers(model_id: str) -> bool:
+        return (
+            query(server, project.org, ["order_items.count"], model_id=model_id).status_code == 200
+        )
+
+    entry = f"  shop2: {{connection: warehouse, path: {second}}}\n"
+    project.config.write_text(original.replace("\nserver:", f"\n{entry}server:", 1))
+    poll(lambda: answers(SHOP2_ID), "the model added to sluice.yaml never served")
+    assert total(server, project.org, "order_items.count", model_id=SHOP2_ID) == count
+    listed = httpx.get(f"{server.url}/api/v1/models", headers=auth(project.org), timeout=30)
+    assert {r["name"] for r in listed.json()["records"]} == {"shop", "shop2"}
+
+    # A sluice.yaml that does not load changes nothing: both models keep serving.
+    project.config.write_text(original.replace("models:\n", "models: [\n", 1))
+    poll(lambda: "invalid YAML" in server.log.read_text(), "the broken sluice.yaml was not logged")
+    assert answers(SHOP2_ID) and answers(MODEL_ID)
+
+    # A setting outside models: is logged as needing a restart (once), and applies nothing.
+    project.config.write_text(
+        original.replace("\nserver:\n", f"\n{entry}server:\n  rate_limit_per_minute: 5\n", 1)
+    )
+    poll(lambda: "restart the server to apply" in server.log.read_text(), "no restart notice")
+    for _ in range(8):
+        assert answers(SHOP2_ID)  # no rate limit of 5 a minute: the setting waits for a restart
+
+    # Removed from sluice.yaml: a 404; the other model serves on.
+    project.config.write_text(original)
+    poll(lambda: not answers(SHOP2_ID), "the model removed from sluice.yaml still served")
+    gone = query(server, project.org, ["order_items.count"], model_id=SHOP2_ID)
+    assert gone.status_code == 404, gone.text
+    assert total(server, project.org, "order_items.count") == count
+    assert server.log.read_text().count("restart the server to apply") == 1
+
+
+def sluice_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from sluice.cli import main; main()", *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_sluice_refresh_from_the_command_line_is_taken_up_by_the_running_server(
+    project: Project, serve: Callable[..., Server]
+) -> None:
+    # The stored snapshot predates the table: the server serves without it until a refresh.
+    first = sluice_cli("refresh", "-c", str(project.config))
+    assert first.returncode == 0, first.stderr
+    with duckdb.connect(str(project.database)) as con:
+        con.execute(
+            "CREATE TABLE gift_cards AS SELECT i AS id, i * 5 AS amount FROM range(1, 38) t(i)"
+        )
+    server = serve()
+
+    def gift_cards() -> httpx.Response:
+        return httpx.post(
+            f"{server.url}/api/v1/query/run",
+            json={"query": {"modelId": MODEL_ID, "table": "gift_cards",
+                            "fields": ["gift_cards.count"]}, "resultType": "csv"},
+            headers=auth(project.org), timeout=60,
+        )  # fmt: skip
+
+    before = gift_cards()
+    assert before.status_code == 400 and "No such view `gift_cards`" in before.text, before.text
+    done = sluice_cli("refresh", "-c", str(project.config))
+    assert done.returncode == 0, done.stderr
+    assert "new tables: main.gift_cards" in done.stdout, done.stdout
+    poll(lambda: gift_cards().status_code == 200, "the refreshed snapshot was never taken up")
+    response = gift_cards()
+    assert columns(response) == ["Gift Cards Count"]
+    assert Decimal(response.text.splitlines()[1]) == project.sql("SELECT COUNT(*) FROM gift_cards")

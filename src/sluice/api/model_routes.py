@@ -100,6 +100,7 @@ async def validate(request: Request) -> Response:
     models = _service(svc)
     model_id = _model_id(request, models)
     branch = _branch(models, model_id, request.query_params.get("branchId"))
+    await asyncio.to_thread(models.catch_up, model_id)  # what other replicas changed
     if branch is None:
         issues = models.issues(model_id)
     else:
@@ -119,6 +120,7 @@ async def get_yaml(request: Request) -> Response:
     cfg = models.config(model_id)
 
     def answer() -> dict[str, Any]:
+        models.catch_up(model_id)  # the shared text (and version) of what other replicas changed
         body = files_answer(
             svc.project,
             cfg,

@@ -82,7 +82,7 @@ def refresh(
     ] = None,
 ) -> None:
     """Read the warehouse again and store the new schema snapshot (state_dir/schema). A running
-    server takes it up with POST /api/v1/models/{id}/refresh; a restart reads it at once."""
+    server on the same state directory takes it up within a poll (or POST .../refresh)."""
     from sluice.models.snapshots import SnapshotStore
     from sluice.project import open_engine
 

@@ -22,6 +22,7 @@ from sluice.config import ServerConfig
 from sluice.extras import needs
 from sluice.jobs.store import JobEvents, JobStore
 from sluice.models.branches import BranchStore
+from sluice.models.sync import ModelSync
 from sluice.stores.embedded.cache import LocalCacheStore
 from sluice.stores.embedded.jobs import SqliteJobStore
 from sluice.stores.embedded.tokens import SqliteTokenStore
@@ -162,3 +163,15 @@ def open_branches(server: ServerConfig) -> BranchStore:
             from sluice.stores.redis.keys import open_redis
         return RedisBranchStore(open_redis(server), server.redis_prefix)
     return FileBranchStore(server.state_dir)
+
+
+def open_model_sync(server: ServerConfig) -> ModelSync | None:
+    """How model changes made through the API reach every replica: Redis when configured
+    (``sluice.stores.redis.models``); None on a single server (its folder is the model)."""
+    if not server.redis_url:
+        return None
+    with needs("redis", "model changes shared by replicas (server.redis_url)"):
+        from sluice.stores.redis.keys import open_redis
+    from sluice.stores.redis.models import RedisModelSync
+
+    return RedisModelSync(open_redis(server), server.redis_prefix)

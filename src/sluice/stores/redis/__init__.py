@@ -7,7 +7,9 @@ With ``SLUICE_REDIS_URL`` (or ``server.redis_url``) set, every replica keeps in 
   ``result_retention_s``; completion events on a pub/sub channel wake ``/query/wait`` on any
   replica; a lease per replica (``jobs.RedisJobEvents``) fails the jobs of a replica that dies;
 * the result cache (``cache.RedisCacheStore``), bounded in bytes, least recently used out;
-* API keys (``tokens.RedisTokenStore``) and rate limits (``ratelimit.RedisRateLimiter``).
+* API keys (``tokens.RedisTokenStore``) and rate limits (``ratelimit.RedisRateLimiter``);
+* model changes made through the API and each model's version (``models.RedisModelSync``),
+  which every replica applies to its own copy of the model folder.
 
 Without it, the embedded stores (SQLite and local disk) are used. ``state.open_stores`` picks.
 """
