@@ -186,13 +186,6 @@ def _room(module: str) -> str:
     return f"{name}/" if (PACKAGE / name).is_dir() else f"{name}.py"
 
 
-#: Imports that still run up the README's order, each a knot to untie, not a licence. The edge
-#: is (importing room, imported module); anything else that runs up fails the test below.
-UPWARD = {
-    ("project.py", "sluice.models.snapshots"),  # schema snapshots live with the model service
-}
-
-
 def test_the_readme_names_every_room_once() -> None:
     layers = readme_layers()
     assert len(layers) == len(set(layers)), layers
@@ -216,18 +209,8 @@ def test_every_import_points_up_the_readme_order() -> None:
             if module == "sluice":
                 continue
             target = _room(module)
-            if target == room or (room, module) in UPWARD:
+            if target == room:
                 continue
             if rank[target] > rank[room]:
                 offenders.append(f"{rel} ({room}) imports {module} ({target})")
     assert not offenders, "\n".join(offenders)
-
-
-def test_the_known_upward_imports_still_exist() -> None:
-    """Untie a knot, and its line in ``UPWARD`` goes too."""
-    found = set()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        rel = path.relative_to(PACKAGE)
-        room = f"{rel.parts[0]}/" if len(rel.parts) > 1 else rel.name
-        found |= {(room, module) for module, _ in _sluice_imports(path)}
-    assert found >= UPWARD, sorted(UPWARD - found)

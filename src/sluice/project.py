@@ -20,6 +20,7 @@ from sluice.compiler.types import CompiledQuery, arrow_data_type
 from sluice.config import Config, ConnectionConfig, ModelConfig, UserConfig
 from sluice.engines.base import CancelToken, Engine
 from sluice.engines.duckdb import DuckDBEngine
+from sluice.engines.snapshots import SnapshotStore, schema_source
 from sluice.errors import (
     ConfigError,
     ModelError,
@@ -32,7 +33,6 @@ from sluice.errors import (
 from sluice.extras import PRIMARY, needs, require
 from sluice.model import SemanticModel, load_model
 from sluice.model.loader import ColumnTypes, DerivedTypes
-from sluice.models.snapshots import SnapshotStore, schema_source
 from sluice.query.spec import QuerySpec, parse_query
 
 BRANCH_SEPARATOR = "@"  # "<model id>@<branch id>": a branch of a model, where an id is asked

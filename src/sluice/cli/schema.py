@@ -83,7 +83,7 @@ def refresh(
 ) -> None:
     """Read the warehouse again and store the new schema snapshot (state_dir/schema). A running
     server on the same state directory takes it up within a poll (or POST .../refresh)."""
-    from sluice.models.snapshots import SnapshotStore
+    from sluice.engines.snapshots import SnapshotStore
     from sluice.project import open_engine
 
     try:

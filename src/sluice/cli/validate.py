@@ -23,9 +23,9 @@ def validate(
     """Validate a model: every problem with its file and line. Exits 1 on errors."""
     from sluice.engines.duckdb import DuckDBEngine
     from sluice.engines.introspect import introspect
+    from sluice.engines.snapshots import SnapshotStore, schema_source
     from sluice.model import check_model
     from sluice.model.schema import SCHEMA_FILE_PREFIX, SchemaSource
-    from sluice.models.snapshots import SnapshotStore, schema_source
     from sluice.project import open_engine, schema_lookup
 
     if not path.exists():

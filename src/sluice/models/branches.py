@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sluice.errors import BadRequest
-from sluice.models.storage import write_json_atomic
+from sluice.storage import write_json_atomic
 
 NAME = re.compile(r"[\w\-/]+")
 

@@ -29,13 +29,13 @@ from datetime import datetime
 from pathlib import Path
 
 from sluice.config import Config, ModelConfig, load_config
+from sluice.engines.snapshots import SnapshotStore, schema_source
 from sluice.errors import BadRequest, Conflict, ModelError, ModelIssue, NotFound, Unavailable
 from sluice.model.files import read_folder
 from sluice.model.loader import check_model
 from sluice.models.branches import Branch, BranchStore, FileBranchStore, new_branch
 from sluice.models.changes import Author, Change, ChangeRecorder
 from sluice.models.files import checksum, key_of, path_for
-from sluice.models.snapshots import SnapshotStore, schema_source
 from sluice.models.sync import ModelSync, SharedChange, SharedFile
 from sluice.project import LoadedModel, Project, derived_lookup, schema_lookup
 from sluice.query.spec import is_uuid

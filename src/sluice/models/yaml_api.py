@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from sluice.config import ModelConfig
+from sluice.engines.snapshots import SnapshotStore, schema_source
 from sluice.errors import ModelIssue
 from sluice.model.files import read_folder
 from sluice.model.schema import (
@@ -23,7 +24,6 @@ from sluice.model.schema import (
     file_key,
 )
 from sluice.models.files import checksum, keyed
-from sluice.models.snapshots import SnapshotStore, schema_source
 from sluice.project import Project
 
 

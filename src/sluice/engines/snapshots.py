@@ -17,7 +17,7 @@ from sluice.config import ConnectionConfig
 from sluice.engines.base import Engine
 from sluice.engines.introspect import introspect
 from sluice.model.schema import SchemaSource, Snapshot
-from sluice.models.storage import write_json_atomic
+from sluice.storage import write_json_atomic
 
 
 class SnapshotStore:

@@ -1,4 +1,4 @@
-"""Writing the model service's own files in the state directory (snapshots, branches)."""
+"""Files sluice writes in its state directory (schema snapshots, branches), written atomically."""
 
 from __future__ import annotations
 
