@@ -51,7 +51,7 @@ from sluice.jobs.types import (
 from sluice.jobs.writer import JobWriter
 from sluice.observability.metrics import Metrics
 from sluice.results.arrow import BATCH_ROWS, ipc_size
-from sluice.results.stream import write_ipc
+from sluice.results.stream import WrittenResult, write_ipc
 
 log = logging.getLogger("sluice.jobs")
 
@@ -307,6 +307,7 @@ class Worker:
         backend = self._backend
         spill_dir = self._cache.spill_dir if self._cache is not None else None
         invalid: dict[str, str] = {}
+        written: WrittenResult | None = None
         try:
             try:
                 if isinstance(backend, StreamingBackend) and backend.streams(compiled):
@@ -327,14 +328,14 @@ class Worker:
                         spill_dir=spill_dir,
                     )
                     fields, invalid = result.fields, result.invalid_calculations
-            finally:
-                elapsed = time.perf_counter() - started
+            finally:  # the warehouse's time: all of it but the encoding's share
+                writing = written.write_s if written is not None else 0.0
+                execution_s = max(0.0, time.perf_counter() - started - writing)
                 self._metrics.execution_seconds.labels(self._connection_of(model_id)).observe(
-                    elapsed
+                    execution_s
                 )
         except SluiceError as err:
             return err
-        execution_s = max(0.0, elapsed - written.write_s)
         meta = {
             "fields": fields,
             "invalid_calculations": invalid,
