@@ -7,7 +7,8 @@ model and opens every connection once; ``compile`` and ``execute`` are what a qu
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,14 @@ class QueryResult:
     table: pa.Table
     fields: dict[str, dict[str, Any]]  # summary.fields, one per column of ``table``
     invalid_calculations: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryStream:
+    """A query's result as it streams from the warehouse (``Project.stream``)."""
+
+    reader: pa.RecordBatchReader  # columns named as the fields requested
+    fields: dict[str, dict[str, Any]]  # summary.fields, one per column of the reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +297,28 @@ class Project:
                 fields[name] = dict(done.fields[name])
         return QueryResult(done.table, fields, dict(done.invalid_calculations))
 
+    @staticmethod
+    def streams(compiled: CompiledQuery) -> bool:
+        """Whether ``compiled``'s result can stream: no post-query step (pivots, totals, fill,
+        calculations) needs the whole table."""
+        return compiled.post is None
+
+    @contextmanager
+    def stream(
+        self, model_id: str, compiled: CompiledQuery, cancel: CancelToken | None = None
+    ) -> Iterator[QueryStream]:
+        """Run a compiled query that ``streams``; its result is read batch by batch while the
+        warehouse produces it (the statement holds its connection until the context exits)."""
+        if not self.streams(compiled):
+            raise ValueError("a query with a post-query step cannot stream")
+        engine = self.model(model_id).engine
+        with engine.execute_reader(compiled.sql, cancel) as source:
+            reader = _named(source, compiled)
+            summary = compiled.summary_fields(
+                reader.schema.empty_table() if compiled.sql_mode else None
+            )
+            yield QueryStream(reader, summary)
+
     def execute(
         self, model_id: str, compiled: CompiledQuery, cancel: CancelToken | None = None
     ) -> pa.Table:
@@ -307,6 +338,28 @@ class Project:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _named(source: pa.RecordBatchReader, compiled: CompiledQuery) -> pa.RecordBatchReader:
+    """``source`` with the columns ``execute`` would give: named as the fields requested, and
+    cut at the row limit in SQL mode."""
+    schema = compiled.name_columns(source.schema.empty_table()).schema
+    limit = compiled.limit if compiled.sql_mode else None
+    if limit is None and schema.equals(source.schema, check_metadata=True):
+        return source
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        left = limit
+        for batch in source:
+            if left is not None:
+                if left <= 0:
+                    return
+                if batch.num_rows > left:
+                    batch = batch.slice(0, left)
+                left -= batch.num_rows
+            yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _load(

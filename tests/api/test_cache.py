@@ -39,18 +39,24 @@ REVENUE = {
 
 
 class Counted:
-    """Counts the statements the app's project sends to the warehouse."""
+    """Counts the statements the app's project sends to the warehouse (run whole, or
+    streamed)."""
 
     def __init__(self, app: ApiClient) -> None:
         self.count = 0
         project = app.services.project
-        execute = project.execute
+        execute, stream = project.execute, project.stream
 
         def counting(*args: Any, **kwargs: Any) -> Any:
             self.count += 1
             return execute(*args, **kwargs)
 
+        def counting_stream(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return stream(*args, **kwargs)
+
         project.execute = counting
+        project.stream = counting_stream  # type: ignore[method-assign]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:

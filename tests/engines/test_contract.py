@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import sqlglot
 
@@ -240,3 +241,58 @@ def test_concurrent_executes_from_four_threads(engine: Engine, duck: DuckDBEngin
             assert int(row["n"]) == int(want[k]["n"])
             assert int(row["total"]) == int(want[k]["total"])
             assert row["top"] == want[k]["top"]
+
+
+# -- streamed results -----------------------------------------------------------------------------
+
+
+def test_a_reader_hands_back_the_same_rows_as_execute(engine: Engine) -> None:
+    sql = sql_for(engine, "SELECT id, status, sale_price FROM order_items ORDER BY id")
+    whole = engine.execute(sql)
+    with engine.execute_reader(sql) as reader:
+        streamed = reader.read_all()
+    assert streamed.num_rows == whole.num_rows > 1000
+    assert streamed.column_names == whole.column_names
+    assert streamed.column(0).to_pylist() == whole.column(0).to_pylist()
+    total = pc.sum(streamed.column(2)).as_py()
+    assert total == pytest.approx(pc.sum(whole.column(2)).as_py(), rel=1e-12)
+    assert engine.execute("SELECT 1 AS one").column(0).to_pylist() == [1]
+
+
+def test_a_reader_failing_to_start_raises_query_error(engine: Engine) -> None:
+    with pytest.raises(QueryError), engine.execute_reader("SELECT * FROM no_such_table") as r:
+        r.read_all()
+    assert engine.execute("SELECT 1 AS one").column(0).to_pylist() == [1]
+
+
+def test_duckdb_streams_batch_by_batch_and_a_cancel_stops_the_stream(duck: DuckDBEngine) -> None:
+    # About 10^12 rows: only a stream that is read as it is computed hands back a first batch.
+    sql = "SELECT a.range AS x FROM range(1000000) a, range(1000000) b"
+    token = CancelToken()
+    with duck.execute_reader(sql, token) as reader:
+        first = reader.read_next_batch()
+        assert first.num_rows > 0
+        cancel = threading.Thread(target=token.cancel)
+        cancel.start()
+        cancel.join()
+        with pytest.raises(Cancelled):
+            for _ in range(10_000):  # more than the stream could hand back before it stops
+                reader.read_next_batch()
+    assert duck.execute("SELECT 1 AS one").column(0).to_pylist() == [1]
+
+
+def test_duckdb_leaving_a_stream_early_frees_its_cursor(duck: DuckDBEngine) -> None:
+    sql = "SELECT a.range AS x FROM range(1000000) a, range(1000000) b"
+    for _ in range(3 * len(duck._all)):  # more times than there are cursors
+        with duck.execute_reader(sql) as reader:
+            reader.read_next_batch()
+    assert duck.execute("SELECT 1 AS one").column(0).to_pylist() == [1]
+
+
+def test_duckdb_an_error_while_streaming_is_a_query_error(duck: DuckDBEngine) -> None:
+    sql = (
+        "SELECT CAST(CASE WHEN range > 200000 THEN 'x' ELSE '1' END AS INTEGER) AS v"
+        " FROM range(300000)"
+    )
+    with pytest.raises(QueryError, match="Could not convert"), duck.execute_reader(sql) as r:
+        r.read_all()

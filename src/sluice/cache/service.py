@@ -30,6 +30,7 @@ import pybase64
 from sluice.cache.policy import InvalidCachePolicy, parse_ttl
 from sluice.cache.store import CachedData, CacheEntry, CacheStore
 from sluice.results.arrow import b64encode
+from sluice.results.stream import ResultFile
 
 log = logging.getLogger("sluice.cache")
 
@@ -104,12 +105,15 @@ class ResultCache:
             return found[1]
 
     def remember(
-        self, entry: CacheEntry, data: pa.Buffer | bytes, b64: bytes | None = None
+        self, entry: CacheEntry, data: pa.Buffer | bytes | ResultFile, b64: bytes | None = None
     ) -> None:
         """Keep a small entry's base64 text in memory (``b64``, when already computed)."""
-        if memoryview(data).nbytes > self._hot_entry_max:
+        if _size(data) > self._hot_entry_max:
             return
-        raw = b64 if b64 is not None else b64encode(data)
+        if b64 is not None:
+            raw = b64
+        else:
+            raw = b64encode(data.read_buffer() if isinstance(data, ResultFile) else data)
         with self._hot_lock:
             old = self._hot.pop(entry.key, None)
             if old is not None:
@@ -120,10 +124,17 @@ class ResultCache:
                 _, (_, evicted) = self._hot.popitem(last=False)
                 self._hot_size -= len(evicted)
 
+    @property
+    def spill_dir(self) -> Path | None:
+        """Where the worker streams a large result so that ``put`` can link it instead of
+        writing a second copy: the local store's directory (None for a shared store)."""
+        directory = getattr(self.store, "spill_dir", None)
+        return directory if isinstance(directory, Path) and self.local else None
+
     def put(
         self,
         key: str,
-        data: pa.Buffer | bytes,
+        data: pa.Buffer | bytes | ResultFile,
         *,
         model_id: str,
         model_version: str,
@@ -140,10 +151,14 @@ class ResultCache:
             computed_at=computed_at,
             ttl_s=ttl_s,
             num_rows=num_rows,
-            num_bytes=memoryview(data).nbytes,
+            num_bytes=_size(data),
             meta=dict(meta),
         )
-        if not self.store.put(entry, data):
+        if isinstance(data, ResultFile) and self.spill_dir is None:
+            stored = self.store.put(entry, data.read_buffer())  # this store only takes bytes
+        else:
+            stored = self.store.put(entry, data)  # type: ignore[arg-type]  # links the file
+        if not stored:
             return None
         self.remember(entry, data, b64)
         return entry
@@ -172,3 +187,7 @@ class ResultCache:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _size(data: pa.Buffer | bytes | ResultFile) -> int:
+    return data.size if isinstance(data, ResultFile) else memoryview(data).nbytes

@@ -8,7 +8,8 @@ statement it is running, and ``cancel()`` from any thread calls it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol, runtime_checkable
 
 import pyarrow as pa
@@ -67,8 +68,37 @@ class Engine(Protocol):
         """Run ``sql`` and return its whole result. Raises QueryError or Cancelled."""
         ...
 
+    def execute_reader(
+        self, sql: str, cancel: CancelToken | None = None
+    ) -> AbstractContextManager[pa.RecordBatchReader]:
+        """Run ``sql`` and hand back its result as a stream of record batches, read while the
+        statement runs where the engine can (the engine is busy until the context exits; an
+        early exit abandons the statement). Reading raises QueryError or Cancelled, as
+        ``execute`` does."""
+        ...
+
     def column_types(self, table: str, schema: str | None = None) -> dict[str, str]:
         """Column name -> sluice data type (string, number, timestamp, date, boolean)."""
         ...
 
     def close(self) -> None: ...
+
+
+@contextmanager
+def table_reader(
+    execute: Callable[[str, CancelToken | None], pa.Table],
+    sql: str,
+    cancel: CancelToken | None = None,
+) -> Iterator[pa.RecordBatchReader]:
+    """``execute_reader`` for an engine that can only hand back whole tables: the table it
+    returns, read batch by batch."""
+    table = execute(sql, cancel)
+    reader = table.to_reader(max_chunksize=READER_BATCH_ROWS)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+# Rows per record batch an engine's reader hands back (the IPC stream keeps them as they come).
+READER_BATCH_ROWS = 65_536

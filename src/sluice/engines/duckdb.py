@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from sluice.engines.base import CancelToken
+from sluice.engines.base import READER_BATCH_ROWS, CancelToken
 from sluice.engines.types import TypeNames, names
 from sluice.errors import Cancelled, QueryError
 
@@ -111,6 +111,35 @@ class DuckDBEngine:
             raise Cancelled("the query was cancelled")
         return table
 
+    @contextmanager
+    def execute_reader(
+        self, sql: str, cancel: CancelToken | None = None
+    ) -> Iterator[pa.RecordBatchReader]:
+        """DuckDB's own streaming result: each batch is computed as it is read (an ORDER BY or
+        an aggregate still finishes its work before the first one). The cursor, and the
+        interrupt and progress bound to the token, stay with the statement until the context
+        exits; leaving early closes the stream, which abandons the statement."""
+        with self._cursor() as cur:
+            interrupter = _Interrupter(cur)
+            if cancel is not None:
+                cancel.bind(interrupter.fire)
+                cancel.bind_progress(lambda: _progress(cur))
+            source: pa.RecordBatchReader | None = None
+            try:
+                try:
+                    source = cur.sql(sql).to_arrow_reader(READER_BATCH_ROWS)
+                except duckdb.Error as exc:
+                    raise _failure(exc, cancel) from None
+                reader = pa.RecordBatchReader.from_batches(source.schema, _batches(source, cancel))
+                yield reader
+            finally:
+                if source is not None:
+                    source.close()
+                interrupter.done()
+                if cancel is not None:
+                    cancel.bind(None)
+                    cancel.bind_progress(None)
+
     def column_types(self, table: str, schema: str | None = None) -> dict[str, str]:
         with self._cursor() as cur:
             try:
@@ -131,6 +160,34 @@ class DuckDBEngine:
             self._all.clear()
             self._idle.clear()
         self._conn.close()
+
+
+def _batches(source: pa.RecordBatchReader, cancel: CancelToken | None) -> Iterator[pa.RecordBatch]:
+    """``source``'s batches; DuckDB's errors while streaming (an interrupt, a failed cast)
+    become the engine contract's Cancelled and QueryError."""
+    while True:
+        try:
+            batch = source.read_next_batch()
+        except StopIteration:
+            break
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            raise _failure(exc, cancel) from None
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled("the query was cancelled")
+        yield batch
+    if cancel is not None and cancel.cancelled:
+        raise Cancelled("the query was cancelled")
+
+
+def _failure(exc: Exception, cancel: CancelToken | None) -> Exception:
+    """The contract's error for a DuckDB failure (an interrupt surfaces as an Arrow I/O error
+    while a stream is read)."""
+    if isinstance(exc, duckdb.InterruptException) or (cancel is not None and cancel.cancelled):
+        return Cancelled("the query was cancelled")
+    message = str(exc)
+    if message.startswith("INTERRUPT Error"):
+        return Cancelled("the query was cancelled")
+    return QueryError(message)
 
 
 def _tracking(cur: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

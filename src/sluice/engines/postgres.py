@@ -18,6 +18,7 @@ becomes ``double``, as DuckDB's ``avg`` does.
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from adbc_driver_manager.dbapi import Connection
 
-from sluice.engines.base import CancelToken
+from sluice.engines.base import CancelToken, table_reader
 from sluice.engines.types import TypeNames, names
 from sluice.errors import Cancelled, ConfigError, QueryError
 
@@ -158,6 +159,12 @@ class PostgresEngine:
         return conn
 
     # -- the Engine protocol ----------------------------------------------------------------
+
+    def execute_reader(
+        self, sql: str, cancel: CancelToken | None = None
+    ) -> AbstractContextManager[pa.RecordBatchReader]:
+        """The whole table, read batch by batch (the driver hands back whole results)."""
+        return table_reader(self.execute, sql, cancel)
 
     def execute(self, sql: str, cancel: CancelToken | None = None) -> pa.Table:
         if cancel is not None and cancel.cancelled:

@@ -22,12 +22,13 @@ import threading
 import uuid
 import warnings
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pyarrow as pa
 
-from sluice.engines.base import CancelToken
+from sluice.engines.base import CancelToken, table_reader
 from sluice.engines.types import TypeNames, names
 from sluice.errors import Cancelled, ConfigError, QueryError
 
@@ -125,6 +126,12 @@ class SparkEngine:
             max_concurrency=conn.max_concurrency,
             statement_timeout_s=conn.statement_timeout_s,
         )
+
+    def execute_reader(
+        self, sql: str, cancel: CancelToken | None = None
+    ) -> AbstractContextManager[pa.RecordBatchReader]:
+        """The whole table, read batch by batch (the driver hands back whole results)."""
+        return table_reader(self.execute, sql, cancel)
 
     def execute(self, sql: str, cancel: CancelToken | None = None) -> pa.Table:
         with self._slots:

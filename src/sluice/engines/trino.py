@@ -21,6 +21,7 @@ import re
 import socket
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -30,7 +31,7 @@ import trino.auth
 import trino.dbapi
 import trino.exceptions
 
-from sluice.engines.base import CancelToken
+from sluice.engines.base import CancelToken, table_reader
 from sluice.engines.types import TypeNames
 from sluice.errors import Cancelled, ConfigError, QueryError
 
@@ -218,6 +219,12 @@ class TrinoEngine:
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def execute_reader(
+        self, sql: str, cancel: CancelToken | None = None
+    ) -> AbstractContextManager[pa.RecordBatchReader]:
+        """The whole table, read batch by batch (the driver hands back whole results)."""
+        return table_reader(self.execute, sql, cancel)
 
     def execute(self, sql: str, cancel: CancelToken | None = None) -> pa.Table:
         with self._slots:

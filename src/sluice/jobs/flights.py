@@ -24,18 +24,20 @@ from sluice.engines.base import CancelToken
 from sluice.errors import SluiceError
 from sluice.jobs.queues import Ticket
 from sluice.results.arrow import b64encode
+from sluice.results.stream import ResultFile
 
 log = logging.getLogger("sluice.jobs")
 
 
 class Executed:
-    """A landed flight: the encoded result (IPC stream) and what a job line needs besides."""
+    """A landed flight: the encoded result (IPC stream, in memory or, when large, a file) and
+    what a job line needs besides."""
 
     __slots__ = ("_b64", "_lock", "computed_at", "encode_ms", "ipc", "meta", "num_rows", "ttl_s")
 
     def __init__(
         self,
-        ipc: pa.Buffer,
+        ipc: pa.Buffer | ResultFile,
         *,
         num_rows: int,
         meta: Mapping[str, Any],
@@ -56,6 +58,11 @@ class Executed:
     def num_bytes(self) -> int:
         return int(self.ipc.size)
 
+    def source(self) -> pa.Buffer | pa.NativeFile:
+        """The IPC stream to read a document from: the buffer, or the file opened for this
+        reader alone (read batch by batch; the reader closes it)."""
+        return self.ipc.open() if isinstance(self.ipc, ResultFile) else self.ipc
+
     @property
     def b64_if_done(self) -> bytes | None:
         """The base64, if some job already needed it."""
@@ -65,7 +72,8 @@ class Executed:
         """The base64 of the IPC stream, computed once for every job of the flight."""
         with self._lock:
             if self._b64 is None:
-                self._b64 = b64encode(self.ipc)
+                ipc = self.ipc
+                self._b64 = b64encode(ipc.read_buffer() if isinstance(ipc, ResultFile) else ipc)
             return self._b64
 
 

@@ -22,13 +22,15 @@ import pyarrow as pa
 
 from sluice.jobs.history import HistoryQuery
 from sluice.jobs.record import JobRecord
+from sluice.results.stream import ResultFile
 
 RESTARTED_MESSAGE = (
     "The server stopped while this job was running, so it has no result; run the query again."
 )
 
-# A COMPLETE job's result: the IPC stream bytes, or a file holding them (linked, not copied).
-StoredResult: TypeAlias = "pa.Buffer | bytes | Path | None"
+# A COMPLETE job's result: the IPC stream bytes, or a file holding them (a cache entry's path,
+# or a large result streamed to disk): a store that keeps files links it, never copies it.
+StoredResult: TypeAlias = "pa.Buffer | bytes | Path | ResultFile | None"
 
 
 @dataclass(frozen=True, slots=True)

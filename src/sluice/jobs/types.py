@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
@@ -17,7 +18,7 @@ from sluice.engines.base import CancelToken
 from sluice.errors import UserError
 from sluice.jobs.flights import Flight
 from sluice.jobs.record import JobRecord
-from sluice.project import QueryResult, on_branch
+from sluice.project import QueryResult, QueryStream, on_branch
 from sluice.query.spec import QuerySpec
 
 SHUTDOWN_MESSAGE = "The server shut down before this job finished; run the query again."
@@ -41,6 +42,18 @@ class QueryBackend(Protocol):
     def run(
         self, model_id: str, compiled: CompiledQuery, cancel: CancelToken | None = None
     ) -> QueryResult: ...
+
+
+@runtime_checkable
+class StreamingBackend(Protocol):
+    """A backend whose results can stream from the warehouse into the result's IPC stream
+    (``Project`` is one); the worker uses ``stream`` for the queries that ``streams``."""
+
+    def streams(self, compiled: CompiledQuery) -> bool: ...
+
+    def stream(
+        self, model_id: str, compiled: CompiledQuery, cancel: CancelToken | None = None
+    ) -> AbstractContextManager[QueryStream]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,10 +47,12 @@ from sluice.jobs.types import (
     QueryBackend,
     ResultTooLarge,
     ScopeOf,
+    StreamingBackend,
 )
 from sluice.jobs.writer import JobWriter
 from sluice.observability.metrics import Metrics
-from sluice.results.arrow import ipc_size, ipc_stream
+from sluice.results.arrow import BATCH_ROWS, ipc_size
+from sluice.results.stream import WrittenResult, write_ipc
 
 log = logging.getLogger("sluice.jobs")
 
@@ -85,6 +87,7 @@ class Worker:
         self._cache = cache
         self._scope = scope
         self._max_result_bytes = max_result_bytes
+        self._inline_max = inline_max
         self._connection_of = connection_of
         self._clock = clock
         self._metrics = metrics
@@ -289,33 +292,57 @@ class Worker:
     def _produce(
         self, flight: Flight, model_id: str, compiled: CompiledQuery, plan: Plan
     ) -> FlightOutcome:
+        """Run the statement and encode its result. A query with no post-query step streams:
+        batches go from the engine into the IPC stream as they come, in memory while small and
+        into a file once over the job store's inline limit (in the cache's directory, so that
+        the cache and the job store link that one file); the size limit is checked as it grows.
+        A query with a post-query step is run whole, finished, then written the same way."""
         started = time.perf_counter()
+        backend = self._backend
+        spill_dir = self._cache.spill_dir if self._cache is not None else None
+        invalid: dict[str, str] = {}
+        written: WrittenResult | None = None
         try:
             try:
-                result = self._backend.run(model_id, compiled, flight.cancel)
-            finally:
-                executed = time.perf_counter()
+                if isinstance(backend, StreamingBackend) and backend.streams(compiled):
+                    with backend.stream(model_id, compiled, flight.cancel) as streamed:
+                        written = write_ipc(
+                            streamed.reader,
+                            inline_max=self._inline_max,
+                            spill_dir=spill_dir,
+                            check=self._check_size,
+                        )
+                    fields = streamed.fields
+                else:
+                    result = backend.run(model_id, compiled, flight.cancel)
+                    self._check_size(ipc_size(result.table))
+                    written = write_ipc(
+                        result.table.to_reader(max_chunksize=BATCH_ROWS),
+                        inline_max=self._inline_max,
+                        spill_dir=spill_dir,
+                    )
+                    fields, invalid = result.fields, result.invalid_calculations
+            finally:  # the warehouse's time: all of it but the encoding's share
+                writing = written.write_s if written is not None else 0.0
+                execution_s = max(0.0, time.perf_counter() - started - writing)
                 self._metrics.execution_seconds.labels(self._connection_of(model_id)).observe(
-                    executed - started
+                    execution_s
                 )
-            self._check_size(ipc_size(result.table))
-            ipc = ipc_stream(result.table)
         except SluiceError as err:
             return err
-        encoded = time.perf_counter()
         meta = {
-            "fields": result.fields,
-            "invalid_calculations": result.invalid_calculations,
-            "columns": result.table.column_names,
-            "execution_time_ms": round((executed - started) * 1000, 3),
+            "fields": fields,
+            "invalid_calculations": invalid,
+            "columns": written.schema.names,
+            "execution_time_ms": round(execution_s * 1000, 3),
         }
         return Executed(
-            ipc,
-            num_rows=result.table.num_rows,
+            written.data,
+            num_rows=written.num_rows,
             meta=meta,
             computed_at=self._clock(),
             ttl_s=plan.ttl_s,
-            encode_ms=(encoded - executed) * 1000,
+            encode_ms=written.write_s * 1000,
         )
 
     def _check_size(self, num_bytes: int) -> None:
@@ -351,7 +378,9 @@ class Worker:
             log.exception("job %s: could not render its result", live.record.id)
             self._finish(live, self.failed(live, InternalError("internal")), None)
             return
-        self._finish(live, Outcome(record, line, outcome.ipc if document else None), outcome.ipc)
+        self._finish(
+            live, Outcome(record, line, outcome.source() if document else None), outcome.ipc
+        )
 
     def failed(self, live: LiveJob, err: SluiceError) -> Outcome:
         if isinstance(err, Cancelled) and live.cancel_reason:

@@ -27,7 +27,7 @@ class EncodedResult:
 
 
 # Explicit options: ``pa.ipc.new_stream`` re-reads its defaults from the environment per call.
-_OPTIONS = pa.ipc.IpcWriteOptions()
+IPC_OPTIONS = pa.ipc.IpcWriteOptions()
 # Rows per record batch on the wire: readers of a large result (the CSV writer, a client's
 # stream reader) then hold one batch at a time, not the whole result.
 BATCH_ROWS = 65_536
@@ -55,7 +55,7 @@ def ipc_size(table: pa.Table) -> int:
 
 
 def _write(sink: pa.NativeFile, table: pa.Table) -> None:
-    with pa.ipc.RecordBatchStreamWriter(sink, table.schema, options=_OPTIONS) as writer:
+    with pa.ipc.RecordBatchStreamWriter(sink, table.schema, options=IPC_OPTIONS) as writer:
         writer.write_table(table, max_chunksize=BATCH_ROWS)
 
 

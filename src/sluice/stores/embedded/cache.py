@@ -9,6 +9,9 @@
   runs; last-use times reach the index file on ``purge`` (periodic) and ``close``.
 * A reader that has opened an entry's file keeps it: on POSIX an open file stays readable
   after an eviction removes its name.
+* A large result reaches the cache already on disk (the worker streamed it to a file in this
+  directory, ``spill_dir``): ``put`` hard-links it, and the job store links the same file, so
+  one copy serves both; evicting the entry removes only the cache's name.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from sluice.cache.store import CachedData, CacheEntry
+from sluice.results.stream import ResultFile
 
 INDEX_FILE = "index.sqlite"
 SUFFIX = ".arrows"
@@ -114,15 +118,26 @@ class LocalCacheStore:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def put(self, entry: CacheEntry, data: pa.Buffer | bytes) -> bool:
-        view = memoryview(data)
-        if view.nbytes > self.capacity_bytes:
+    @property
+    def spill_dir(self) -> Path:
+        """Where a large result is streamed to before it is put here (linked, not copied)."""
+        return self.directory
+
+    def put(self, entry: CacheEntry, data: pa.Buffer | bytes | ResultFile) -> bool:
+        """Store an entry: bytes are written to a new file; a ``ResultFile`` (a large result
+        already on disk) is hard-linked, so the job store and the cache share one copy."""
+        size = data.size if isinstance(data, ResultFile) else memoryview(data).nbytes
+        if size > self.capacity_bytes:
             return False
-        entry = dataclasses.replace(entry, num_bytes=view.nbytes)
+        entry = dataclasses.replace(entry, num_bytes=size)
         path = self.path(entry.key)
         tmp = path.with_name(f"{entry.key}.{uuid.uuid4().hex}.tmp")
-        with open(tmp, "wb") as out:
-            out.write(view)
+        if isinstance(data, ResultFile):
+            if not data.link(tmp):
+                return False
+        else:
+            with open(tmp, "wb") as out:
+                out.write(memoryview(data))
         with self._lock:
             os.replace(tmp, path)
             old = self._entries.pop(entry.key, None)

@@ -3,8 +3,9 @@ no events (every waiter is in this process).
 
 A result (the Arrow IPC stream) up to ``inline_max`` bytes is kept in the job's row; a larger
 one is a file, ``state_dir/results/<job_id>.arrows``, a plain Arrow IPC stream any tool can
-read. Either way a finished job survives a restart. A result given as a path (a result-cache
-file) is hard-linked into place rather than copied: the bytes are written to disk once.
+read. Either way a finished job survives a restart. A result given as a file (a result-cache
+entry, or a large result the worker streamed to disk) is hard-linked into place rather than
+copied: the bytes are on disk once, and the job's expiry removes only the job's own name.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,6 +21,7 @@ from sluice.jobs.history import HistoryQuery, history_record
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import TERMINAL, JobEvent
 from sluice.jobs.store import RESTARTED_MESSAGE, StoredJob, StoredResult
+from sluice.results.stream import ResultFile, link_file
 from sluice.stores.embedded.sqlite import db_path, open_db
 
 INLINE_MAX = 256 * 1024
@@ -106,7 +107,9 @@ class SqliteJobStore:
     def _row_with_result(self, record: JobRecord, result: StoredResult) -> tuple[object, ...]:
         inline: bytes | None = None
         in_file = 0
-        if isinstance(result, Path):
+        if isinstance(result, ResultFile):
+            in_file = int(self._link(result.path, self.result_path(record.id)))
+        elif isinstance(result, Path):
             in_file = int(self._link(result, self.result_path(record.id)))
         elif result is not None:
             view = memoryview(result)
@@ -124,21 +127,10 @@ class SqliteJobStore:
     @staticmethod
     def _link(source: Path, target: Path) -> bool:
         """Put ``source``'s bytes at ``target``: a hard link, else a copy. False if it is gone."""
-        tmp = target.with_suffix(".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        try:
-            os.link(source, tmp)
-        except FileNotFoundError:
-            log.warning("the result file %s disappeared before it could be kept", source)
-            return False
-        except OSError:  # another file system, or links not allowed: copy
-            try:
-                shutil.copyfile(source, tmp)
-            except FileNotFoundError:
-                return False
-        os.replace(tmp, target)
-        return True
+        if link_file(source, target):
+            return True
+        log.warning("the result file %s disappeared before it could be kept", source)
+        return False
 
     def get(self, job_id: str) -> StoredJob | None:
         with self._lock:

@@ -42,6 +42,7 @@ from sluice.jobs.history import HistoryQuery, history_record
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobEvent
 from sluice.jobs.store import EventHandlers, StoredJob, StoredResult
+from sluice.results.stream import ResultFile
 from sluice.stores.redis.keys import Keys
 
 log = logging.getLogger("sluice.replicas")
@@ -440,6 +441,8 @@ def _text(value: object) -> str:
 def _result_bytes(result: StoredResult) -> bytes:
     if result is None:
         return b""
+    if isinstance(result, ResultFile):  # not made for this store (no inline limit), but kept
+        result = result.path
     if isinstance(result, Path):
         try:
             return result.read_bytes()
