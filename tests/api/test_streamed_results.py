@@ -19,8 +19,7 @@ import pyarrow.csv as pacsv
 
 from sluice.results.arrow import decode_table, read_ipc_stream
 from sluice.stores.embedded.jobs import INLINE_MAX, SqliteJobStore
-from tests.api.conftest import ApiFactory
-from tests.api.support import BOB, ApiClient, job_lines, ndjson
+from tests.api.support import BOB, ApiClient, ApiFactory, job_lines, ndjson
 from tests.api.test_cache import wait_for
 
 # Every order item with numbers to add up: about 1 MB of IPC at the test scale, so well above
