@@ -125,3 +125,28 @@ def test_an_open_file_stays_readable_after_eviction(tmp_path: Path, clock: list[
     with opened.file as f:
         assert f.read() == b"a" * 10
     s.close()
+
+
+def test_index_rows_are_written_in_batches_and_a_crash_loses_only_cache_entries(
+    tmp_path: Path, clock: list[float]
+) -> None:
+    """A put writes its file at once and its index row with the next batch (``flush``, a purge,
+    ``close``, or a put FLUSH_S later): one commit for many puts. A store opened after a crash
+    that lost the batch forgets those entries and removes their files; flushed ones survive."""
+    s = store(tmp_path, clock)
+    assert s.put(entry("a", 10), data(10, b"a")) and s.path("a").exists()
+    assert s.get("a") is not None  # served at once, before its row is written
+    s.put(entry("b", 10), data(10, b"b"))
+    s.flush()
+    s.put(entry("c", 10), data(10, b"c"))  # its row waits for the next batch
+    s.discard("b")  # a row written, then dropped
+
+    after_crash = store(tmp_path, clock)  # the first store never closed: as if it crashed
+    assert after_crash.get("a") is not None
+    assert after_crash.get("b") is None and after_crash.get("c") is None
+    assert not s.path("c").exists()  # a file no row describes is removed at start
+    after_crash.close()
+    s.close()  # now c's row is written, but its file is gone: the next start forgets it
+    reopened = store(tmp_path, clock)
+    assert [e.key for e in reopened.entries()] == ["a"]
+    reopened.close()

@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 
 
+FLUSH_S = 1.0  # new entries' index rows are written at most this long after their put
+FLUSH_ROWS = 256  # ... or once this many are waiting
+
+
 class LocalCacheStore:
     shared = False
 
@@ -68,6 +72,11 @@ class LocalCacheStore:
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()  # least recently used first
         self._used: dict[str, float] = {}
         self._dirty: set[str] = set()
+        # Index rows of entries put since the last flush: written in one transaction at most
+        # every FLUSH_S (or FLUSH_ROWS rows), not one commit per put. A crash loses them, and
+        # with them only cache entries: their files, which no row describes, go at the next start.
+        self._new: dict[str, tuple[object, ...]] = {}
+        self._flushed_at = time.monotonic()
         self._size = 0
         directory.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(
@@ -147,12 +156,16 @@ class LocalCacheStore:
             self._size += entry.num_bytes
             self._used[entry.key] = now = self._clock()
             self._dirty.discard(entry.key)
-            self._db.execute(
-                "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _row(entry, now),
-            )
+            self._new[entry.key] = _row(entry, now)
             self._evict_locked()
+            if len(self._new) >= FLUSH_ROWS or time.monotonic() - self._flushed_at >= FLUSH_S:
+                self._flush_locked()
         return True
+
+    def flush(self) -> None:
+        """Write the index rows of new entries and the last-used times of read ones."""
+        with self._lock:
+            self._flush_locked()
 
     def discard(self, key: str) -> None:
         with self._lock:
@@ -174,12 +187,12 @@ class LocalCacheStore:
             old = [e.key for e in self._entries.values() if e.expires_at < expired_before]
             for key in old:
                 self._drop_locked(key)
-            self._flush_used_locked()
+            self._flush_locked()
         return len(old)
 
     def close(self) -> None:
         with self._lock:
-            self._flush_used_locked()
+            self._flush_locked()
             self._db.close()
 
     # -- internals (lock held) -----------------------------------------------------------------
@@ -197,15 +210,22 @@ class LocalCacheStore:
         self._dirty.discard(key)
         with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
-        self._db.execute("DELETE FROM entries WHERE key = ?", (key,))
+        if self._new.pop(key, None) is None:  # a row not yet written needs no DELETE
+            self._db.execute("DELETE FROM entries WHERE key = ?", (key,))
 
-    def _flush_used_locked(self) -> None:
-        if not self._dirty:
+    def _flush_locked(self) -> None:
+        self._flushed_at = time.monotonic()
+        if not self._dirty and not self._new:
             return
-        rows = [(self._used[k], k) for k in self._dirty if k in self._used]
+        used = [(self._used[k], k) for k in self._dirty if k in self._used]
         self._db.execute("BEGIN")
-        self._db.executemany("UPDATE entries SET last_used = ? WHERE key = ?", rows)
+        self._db.executemany(
+            "INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            list(self._new.values()),
+        )
+        self._db.executemany("UPDATE entries SET last_used = ? WHERE key = ?", used)
         self._db.execute("COMMIT")
+        self._new.clear()
         self._dirty.clear()
 
     def _load(self) -> None:
