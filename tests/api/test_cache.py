@@ -361,3 +361,27 @@ def test_a_query_with_relative_dates_is_compiled_once_a_day(api_factory: ApiFact
     # It reads the clock at the day: remembered for the rest of the (UTC) day, then compiled
     # again (tests/jobs/test_memory.py moves the clock across the day's end).
     assert len(compiles) == (1 if datetime.now(UTC).date() == day else 2)
+
+
+def test_repeated_hits_show_the_same_summary_query_and_cache_metadata(
+    clocked: tuple[ApiClient, FakeClock, Counted],
+) -> None:
+    """A hit's summary, query and cache metadata are worked out on its first hit and shared by
+    the next: each hit still has its own ids and times, the miss's result, and the summary the
+    first hit showed; a stale hit shows its own (EXACT_STALE)."""
+    app, clock, _ = clocked
+    miss = run_job(app, cache="Standard")
+    first, second = run_job(app, cache="Standard"), run_job(app, cache="Standard")
+    assert miss["summary"]["cache_type"] == "MISS" and first["summary"]["cache_type"] == "EXACT"
+    assert first["job_id"] != second["job_id"] != miss["job_id"]
+    assert first["client_result_id"] != second["client_result_id"]
+    for key in ("summary", "query", "cache_metadata", "result"):
+        assert first[key] == second[key], key
+    assert first["result"] == miss["result"] and first["query"] == miss["query"]
+    assert {k: v for k, v in first["summary"].items() if k != "cache_type"} == {
+        k: v for k, v in miss["summary"].items() if k not in ("cache_type", "execution_time_ms")
+    } | {"execution_time_ms": first["summary"]["execution_time_ms"]}
+    clock.advance(3601)
+    stale = run_job(app, cache="Standard")
+    assert stale["summary"]["cache_type"] == "EXACT_STALE"
+    assert stale["cache_metadata"] == first["cache_metadata"]

@@ -3,18 +3,25 @@
 Used on the event loop (the fast path: only a result held in memory, as base64 text) and in a
 worker thread (any result: held in memory, read from disk, or streamed into a document). A
 stale result served by the ``Standard`` policy starts one background refresh of its key.
+
+What a hit's record and line show besides ids, times and the result (summary, query, cache
+metadata, and their JSON) depends only on the query and the entry: it is worked out on the
+first hit and shared by the next ones (``Completions``), so a repeated hit encodes no JSON but
+its ids.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 import pyarrow as pa
 
 from sluice.cache import CachedData, Lookup, ResultCache
 from sluice.compiler.types import CompiledQuery
-from sluice.jobs.lines import completed, job_line
+from sluice.jobs.lines import Completion, complete, complete_line, completion
 from sluice.jobs.record import JobRecord
 from sluice.jobs.store import StoredResult
 from sluice.jobs.types import Outcome, Plan
@@ -23,6 +30,32 @@ from sluice.results.arrow import b64encode
 
 Answer = tuple[Outcome, StoredResult]
 Refresh = Callable[[Plan, str, CompiledQuery], None]  # (plan, model id, compiled)
+# The job's running record, asked at most once a job; ``True``: with its plan's summary and
+# query (needed only to work out a completion not seen before).
+Running = Callable[[bool], JobRecord]
+CompletionKey = tuple[str, str, float, str]  # (memo key, entry key, computed at, cache type)
+
+
+class Completions:
+    """Completions of recent hits by (query, entry, cache type), least recently used out."""
+
+    def __init__(self, capacity: int = 2048) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[CompletionKey, Completion] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: CompletionKey) -> Completion | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: CompletionKey, done: Completion) -> None:
+        with self._lock:
+            self._items[key] = done
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
 
 
 class CacheHits:
@@ -40,22 +73,25 @@ class CacheHits:
         self._metrics = metrics
         self._clock = clock
         self._refresh = refresh
+        self.completions = Completions()
 
     def answer(
         self,
-        record: Callable[[], JobRecord],
+        record: Running,
         *,
         plan: Plan,
         model_id: str,
         compiled: CompiledQuery,
         document: bool,
         hot_only: bool,
+        memo_key: str | None = None,
     ) -> Answer | None:
         """The job's outcome from the cache, or None when the cache cannot answer it.
 
-        ``record()`` gives the job's running record, asked only on a hit. ``hot_only`` (the
+        ``record`` gives the job's running record, asked only on a hit. ``hot_only`` (the
         event loop): only a result held in memory answers, and a miss is not counted (the
-        worker looks again and counts it)."""
+        worker looks again and counts it). ``memo_key``: the query's compile-memo key, under
+        which the hit's completion is remembered (None: worked out every time)."""
         cache = self._cache
         if cache is None or plan.key is None or plan.ttl_s <= 0 or not plan.policy.reads:
             return None
@@ -67,7 +103,7 @@ class CacheHits:
         hot = None if document else cache.hot(found.entry)
         if hot is not None:
             self._metrics.cache_lookup(found.fresh)
-            answer = self._hot_hit(record(), found, hot)
+            answer = self._hot_hit(record, found, hot, memo_key)
         elif hot_only:
             return None
         else:
@@ -77,7 +113,7 @@ class CacheHits:
                 return None
             self._metrics.cache_lookup(found.fresh)
             try:
-                answer = self._hit(record(), found, data, document=document)
+                answer = self._hit(record, found, data, memo_key, document=document)
             except BaseException:
                 data.file.close()
                 raise
@@ -85,13 +121,21 @@ class CacheHits:
             self._refresh(plan, model_id, compiled)
         return answer
 
-    def _hot_hit(self, record: JobRecord, found: Lookup, b64: bytes) -> Answer:
+    def _hot_hit(self, record: Running, found: Lookup, b64: bytes, memo_key: str | None) -> Answer:
         """A hit answered from the base64 text the cache holds in memory."""
-        done = self._from_cache(record, found, stream_ms=0.0)
+        done, how = self._complete(record, found, memo_key, stream_ms=0.0)
         stored = self._cache.stored(found.entry.key, b64) if self._cache else None
-        return Outcome(done, job_line(done, b64)), stored
+        return Outcome(done, complete_line(done, how, b64)), stored
 
-    def _hit(self, record: JobRecord, found: Lookup, data: CachedData, *, document: bool) -> Answer:
+    def _hit(
+        self,
+        record: Running,
+        found: Lookup,
+        data: CachedData,
+        memo_key: str | None,
+        *,
+        document: bool,
+    ) -> Answer:
         """A job answered by a cache entry: the bytes are read (or streamed), never re-encoded."""
         began = time.perf_counter()
         entry = found.entry
@@ -107,21 +151,27 @@ class CacheHits:
             if b64 is not None and self._cache is not None:
                 self._cache.remember(entry, source, b64)
         stored = data.path if large and data.path is not None else source
-        done = self._from_cache(record, found, stream_ms=(time.perf_counter() - began) * 1000)
-        line = job_line(done, b64) if b64 is not None else None
+        stream_ms = (time.perf_counter() - began) * 1000
+        done, how = self._complete(record, found, memo_key, stream_ms=stream_ms)
+        line = complete_line(done, how, b64) if b64 is not None else None
         return Outcome(done, line, source if document else None), stored
 
-    def _from_cache(self, record: JobRecord, found: Lookup, *, stream_ms: float) -> JobRecord:
-        """The job's COMPLETE record, answered by the cache entry ``found``."""
+    def _complete(
+        self, record: Running, found: Lookup, memo_key: str | None, *, stream_ms: float
+    ) -> tuple[JobRecord, Completion]:
+        """The job's COMPLETE record, answered by the cache entry ``found``, and its completion
+        (remembered under ``memo_key``, or worked out from the running record's plan)."""
         entry = found.entry
-        return completed(
-            record,
-            finished_at=self._clock(),
-            meta=entry.meta,
-            num_rows=entry.num_rows,
-            num_bytes=entry.num_bytes,
-            computed_at=entry.computed_at,
-            ttl_s=entry.ttl_s,
-            cache_type="EXACT" if found.fresh else "EXACT_STALE",
-            stream_ms=stream_ms,
-        )
+        cache_type = "EXACT" if found.fresh else "EXACT_STALE"
+        key = (memo_key, entry.key, entry.computed_at, cache_type) if memo_key else None
+        how = self.completions.get(key) if key is not None else None
+        running = record(how is None)  # asked once: it advances the job
+        if how is None:
+            how = completion(
+                running, meta=entry.meta, num_rows=entry.num_rows, num_bytes=entry.num_bytes,
+                computed_at=entry.computed_at, ttl_s=entry.ttl_s, cache_type=cache_type,
+            )  # fmt: skip
+            if key is not None:
+                self.completions.put(key, how)
+        done = complete(running, how, finished_at=self._clock(), stream_ms=stream_ms)
+        return done, how

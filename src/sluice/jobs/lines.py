@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,10 +73,14 @@ def _job_line(record: JobRecord, result_b64: bytes | None) -> bytes:
         return dumps(head) + b"\n"
     if result_b64 is None:
         raise ValueError(f"job {record.id} is COMPLETE but no result was given")
+    return b"".join((dumps(head)[:-1], *_result_and_stats(record, result_b64)))
+
+
+def _result_and_stats(record: JobRecord, result_b64: bytes) -> tuple[bytes, ...]:
+    """The tail of a ``COMPLETE`` line, in parts (the result is joined into the line once): the
+    result and the stream stats, closing the object."""
     stats = dumps({"server_stream": round(record.stream_ms or 0.0, 3)})
-    return b"".join(
-        (dumps(head)[:-1], b',"result":"', result_b64, b'","stream_stats":', stats, b"}\n")
-    )
+    return (b',"result":"', result_b64, b'","stream_stats":', stats, b"}\n")
 
 
 def unknown_job_line(job_id: str) -> bytes:
@@ -120,19 +125,32 @@ def executed_query(request: JobRequest, compiled: CompiledQuery) -> dict[str, An
     return query
 
 
-def completed(
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """What the ``COMPLETE`` record of one query and one result shows, worked out once: its
+    summary, query and cache metadata, and those three as they appear in its line (``part``).
+    Every cache hit of the same query on the same entry shares it; only the ids, the times and
+    the result differ from one hit to the next."""
+
+    summary: Mapping[str, Any]
+    query: Mapping[str, Any]
+    cache_metadata: Mapping[str, Any]
+    num_rows: int
+    num_bytes: int
+    part: bytes | None  # ``,"summary":...,"cache_metadata":...,"query":...``; None: unencodable
+
+
+def completion(
     record: JobRecord,
     *,
-    finished_at: float,
     meta: Mapping[str, Any],
     num_rows: int,
     num_bytes: int,
     computed_at: float,
     ttl_s: float,
     cache_type: str,
-    stream_ms: float,
-) -> JobRecord:
-    """``record`` advanced to ``COMPLETE``, with the summary and cache metadata its line shows."""
+) -> Completion:
+    """The completion of ``record`` (running, with its plan's summary and query)."""
     # The result's columns, once it has run: SQL mode names its own, pivots and calculations
     # add theirs.
     query = dict(record.query or {})
@@ -153,16 +171,61 @@ def completed(
         "expires_at": iso(computed_at + ttl_s),
         "served_from_cache": cache_type != "MISS",
     }
+    try:
+        whole = dumps({"summary": summary, "cache_metadata": cache_metadata, "query": query})
+        part: bytes | None = b"," + whole[1:-1]
+    except UnicodeEncodeError:  # job_line reports it
+        part = None
+    return Completion(summary, query, cache_metadata, num_rows, num_bytes, part)
+
+
+def complete(
+    record: JobRecord, done: Completion, *, finished_at: float, stream_ms: float
+) -> JobRecord:
+    """``record`` advanced to ``COMPLETE`` as ``done`` describes."""
     return record.advance(
         JobEvent.SUCCEED,
         finished_at=finished_at,
-        summary=summary,
-        query=query,
-        cache_metadata=cache_metadata,
+        summary=done.summary,
+        query=done.query,
+        cache_metadata=done.cache_metadata,
         stream_ms=stream_ms,
-        result_rows=num_rows,
-        result_bytes=num_bytes,
+        result_rows=done.num_rows,
+        result_bytes=done.num_bytes,
     )
+
+
+def complete_line(record: JobRecord, done: Completion, result_b64: bytes) -> bytes:
+    """``job_line(record, result_b64)`` for a record ``complete`` made from ``done``, spliced
+    from its parts instead of encoded again."""
+    if done.part is None:
+        return job_line(record, result_b64)
+    try:
+        ids = dumps({"job_id": record.id, "status": "COMPLETE",
+                     "client_result_id": record.client_result_id})  # fmt: skip
+    except UnicodeEncodeError:
+        return job_line(record, result_b64)
+    return b"".join((ids[:-1], done.part, *_result_and_stats(record, result_b64)))
+
+
+def completed(
+    record: JobRecord,
+    *,
+    finished_at: float,
+    meta: Mapping[str, Any],
+    num_rows: int,
+    num_bytes: int,
+    computed_at: float,
+    ttl_s: float,
+    cache_type: str,
+    stream_ms: float,
+) -> JobRecord:
+    """``record`` advanced to ``COMPLETE``, with the summary and cache metadata its line shows."""
+    done = completion(
+        record, meta=meta, num_rows=num_rows, num_bytes=num_bytes, computed_at=computed_at,
+        ttl_s=ttl_s, cache_type=cache_type,
+    )  # fmt: skip
+    return complete(record, done, finished_at=finished_at, stream_ms=stream_ms)
 
 
 def iso(epoch: float) -> str:

@@ -105,17 +105,22 @@ class Worker:
             return None
         if request.plan_only or request.document or not request.cache.reads:
             return None
-        memo = self.compiled.get(self._memo_key(request), _utc_now, request.timezone)
+        memo_key = self._memo_key(request)
+        memo = self.compiled.get(memo_key, _utc_now, request.timezone)
         if memo is None:
             return None
         compiled = memo[0]
 
-        def running() -> JobRecord:
-            live.record = live.record.advance(JobEvent.START, started_at=self._clock()).advance(
-                JobEvent.EXECUTE,
-                summary=plan_summary(compiled),
-                query=executed_query(request, compiled),
-            )
+        def running(detailed: bool) -> JobRecord:
+            started = live.record.advance(JobEvent.START, started_at=self._clock())
+            if detailed:  # the plan's summary and query: only for a completion not seen before
+                live.record = started.advance(
+                    JobEvent.EXECUTE,
+                    summary=plan_summary(compiled),
+                    query=executed_query(request, compiled),
+                )
+            else:
+                live.record = started.advance(JobEvent.EXECUTE)
             return live.record
 
         return self.hits.answer(
@@ -125,6 +130,7 @@ class Worker:
             compiled=compiled,
             document=False,
             hot_only=True,
+            memo_key=memo_key,
         )
 
     def work(self, live: LiveJob) -> None:
@@ -175,12 +181,13 @@ class Worker:
             plan = self._plan(request, compiled)
             self.compiled.put(memo_key, compiled, plan, now, request.timezone)
         answer = self.hits.answer(
-            lambda: live.record,
+            lambda detailed: live.record,
             plan=plan,
             model_id=request.target,
             compiled=compiled,
             document=request.document,
             hot_only=False,
+            memo_key=memo_key,
         )
         if answer is not None:
             self._finish(live, *answer)
