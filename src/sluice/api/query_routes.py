@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pyarrow as pa
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from sluice.api.budgets import Budgets, check_text
@@ -36,6 +36,7 @@ from sluice.results.documents import (
 JOB_ID_HEADER = "x-sluice-job-id"
 CACHE_TYPE_HEADER = "x-sluice-cache-type"
 
+_NO_PARAMS: dict[str, str] = {}  # a request without a query string: nothing to parse
 MAX_BODY_BYTES = 4 << 20  # a query object is a few KB; this bounds what one request can hold
 
 # A failed job in resultType mode: the HTTP status for its error_type (never a 500 for a
@@ -72,12 +73,18 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         raise BadRequest(too_large)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    receive = request.receive  # the ASGI messages as they come: no generator per request
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BadRequest(too_large)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 @endpoint
@@ -88,7 +95,8 @@ async def run_query(request: Request) -> Response:
     budgets = budgets_of(svc)
     raw = await read_body(request, int(budgets.max_body_mb * (1 << 20)))
     envelope = parse_run_body(raw, budgets)
-    user_param = request.query_params.get("userId")
+    params = request.query_params if request.scope.get("query_string") else _NO_PARAMS
+    user_param = params.get("userId")
     if user_param is not None:
         check_text(user_param, "userId")
     user = svc.auth.acting_user(principal, user_param, envelope.body_user_id)
@@ -116,7 +124,7 @@ async def run_query(request: Request) -> Response:
         return await _run_document(svc, job, envelope)
     record = svc.jobs.submit(job)
     note_job(record.id)
-    window = run_window(request.query_params.get("runWindowS"), svc.config.server.run_window_s)
+    window = run_window(params.get("runWindowS"), svc.config.server.run_window_s)
     waited = await svc.jobs.wait(principal.organization_id, [record.id], window)
     if waited.remaining:  # the id leaves as a running job: make sure a restart knows it
         await svc.jobs.persist(record.id)
