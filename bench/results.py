@@ -6,7 +6,8 @@ Each figure is printed with a ratio against a baseline measured in the same run:
     base64, NDJSON, HTTP) against DuckDB executing the same SQL and encoding the same result
     (IPC + base64) in this process (target: within 1.1x);
 (b) a cache hit's ``/query/run`` latency against a bare ASGI endpoint (same uvicorn, same loop)
-    returning the same bytes (target: within 1.5x), for a small and a 50,000-row result; then
+    returning the same bytes (target: within 1.3x for the small one, 1.2x for the large one), for
+    a small and a 50,000-row result; then
     cache-hit requests per second with 32 concurrent keep-alive clients, against the same
     bare endpoint;
 (c) the server's peak resident memory while it streams a 1,000,000-row CSV export, above its
@@ -241,7 +242,10 @@ def bench_hits(client: Client, config: Config, directory: Path, hits: int, secon
     print("(b) cache hit: POST /query/run (a fresh entry: EXACT) vs a bare ASGI endpoint")
     rates_payload: dict[str, Any] | None = None
     run_hits = True  # check once, outside the timing, that the timed path is a hit
-    for name, query in (("small (revenue by month)", SMALL), ("50,000 rows", LARGE)):
+    for name, query, target in (
+        ("small (revenue by month)", SMALL, 1.3),
+        ("50,000 rows", LARGE, 1.2),
+    ):
         payload = body(config, query)
         client.post({**payload, "cache": "SkipCache"})  # a fresh entry
         response = until_hit(client, payload)
@@ -261,13 +265,14 @@ def bench_hits(client: Client, config: Config, directory: Path, hits: int, secon
                 bare_runs.append(timed(lambda payload=payload, bare=bare: bare.post(payload, "/")))
             h, b = statistics.median(hit_runs), statistics.median(bare_runs)
             print(f"    {name:25s} {len(response) / 1e3:9.1f} KB: hit {ms(h)}   bare {ms(b)}   "
-                  f"{h / b:.2f}x (target <= 1.5x: {verdict(h / b <= 1.5)})")  # fmt: skip
+                  f"{h / b:.2f}x (target <= {target}x: {verdict(h / b <= target)})")  # fmt: skip
             if rates_payload is None:
                 rates_payload = payload
                 hit_rate = asyncio.run(rate(client, payload, "/api/v1/query/run", 32, seconds))
                 bare_rate = asyncio.run(rate(bare, payload, "/", 32, seconds))
     print(f"    32 concurrent clients, small result: {hit_rate:7.0f} cache hits/s; bare endpoint "
-          f"{bare_rate:7.0f} req/s ({hit_rate / bare_rate:.2f}x)\n")  # fmt: skip
+          f"{bare_rate:7.0f} req/s ({hit_rate / bare_rate:.2f}x; target >= 10,000 hits/s: "
+          f"{verdict(hit_rate >= 10_000)})\n")  # fmt: skip
 
 
 def until_hit(client: Client, payload: dict[str, Any]) -> bytes:
