@@ -166,18 +166,3 @@ def test_post_query_work_is_in_the_stream(api: ApiClient, keys: Keys) -> None:
     expected = decode_table(pybase64.b64encode(ndjson_result(api, keys.org, pivoted)))
     assert table.equals(expected)
     assert table.num_columns > 3  # one count column per status
-
-
-def test_a_query_that_outlives_the_run_window_is_a_408(api_factory: ApiFactory) -> None:
-    app = api_factory(run_window_s=0)
-    heavy = {"modelId": app.model_id("lab"), "table": "heavy", "fields": ["heavy.checksum"]}
-    response = app.post(
-        "/api/v1/query/run", key=app.keys.org, json={"query": heavy, "resultType": "arrow"}
-    )
-    assert response.status_code == 408
-    body = response.json()
-    (job_id,) = body["remaining_job_ids"]
-    assert body == {"detail": "Query timed out", "remaining_job_ids": [job_id], "timed_out": True}
-    waited = ndjson(app.get("/api/v1/query/wait", key=app.keys.org, params={"jobIds": job_id}))
-    (line,) = job_lines(waited)
-    assert line["status"] == "COMPLETE" and decode_table(line["result"]).num_rows == 1

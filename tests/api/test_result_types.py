@@ -168,11 +168,14 @@ def test_an_unknown_format_leaves_values_as_they_are(api: ApiClient, keys: Keys)
     assert response.json() == [{"Total": 45}]
 
 
-def test_a_query_that_outlives_the_run_window_is_a_408(api_factory: ApiFactory) -> None:
+@pytest.mark.parametrize("result_type", ["csv", "arrow"])
+def test_a_query_that_outlives_the_run_window_is_a_408(
+    api_factory: ApiFactory, result_type: str
+) -> None:
     app = api_factory(run_window_s=0)
     heavy = {"modelId": app.model_id("lab"), "table": "heavy", "fields": ["heavy.checksum"]}
     response = app.post(
-        "/api/v1/query/run", key=app.keys.org, json={"query": heavy, "resultType": "csv"}
+        "/api/v1/query/run", key=app.keys.org, json={"query": heavy, "resultType": result_type}
     )
     assert response.status_code == 408
     body = response.json()
