@@ -294,3 +294,15 @@ def test_the_writer_coalesces_a_jobs_states_and_flushes_on_demand(tmp_path: Path
     finally:
         writer.close()
         store.close()
+
+
+def test_a_record_takes_several_events_at_once_and_each_must_be_allowed() -> None:
+    added = record()
+    through = added.advance(JobEvent.START, JobEvent.EXECUTE, started_at=5.0)
+    stepwise = added.advance(JobEvent.START, started_at=5.0).advance(JobEvent.EXECUTE)
+    assert through == stepwise and through.status is JobStatus.EXECUTING
+    assert added.status is JobStatus.ADDED  # a pass returns a new record
+    with pytest.raises(InvalidTransition):
+        added.advance(JobEvent.START, JobEvent.SUCCEED)  # PLANNING cannot succeed
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        added.advance(JobEvent.START, colour="red")

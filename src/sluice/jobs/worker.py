@@ -112,15 +112,15 @@ class Worker:
         compiled = memo[0]
 
         def running(detailed: bool) -> JobRecord:
-            started = live.record.advance(JobEvent.START, started_at=self._clock())
-            if detailed:  # the plan's summary and query: only for a completion not seen before
-                live.record = started.advance(
-                    JobEvent.EXECUTE,
-                    summary=plan_summary(compiled),
-                    query=executed_query(request, compiled),
-                )
-            else:
-                live.record = started.advance(JobEvent.EXECUTE)
+            # The plan's summary and query: only for a completion not seen before.
+            plan = (
+                {"summary": plan_summary(compiled), "query": executed_query(request, compiled)}
+                if detailed
+                else {}
+            )
+            live.record = live.record.advance(
+                JobEvent.START, JobEvent.EXECUTE, started_at=self._clock(), **plan
+            )
             return live.record
 
         return self.hits.answer(
