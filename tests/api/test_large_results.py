@@ -30,6 +30,22 @@ def test_a_result_above_the_byte_cap_is_a_clear_job_error(api_factory: ApiFactor
     assert document.status_code == 400 and "server.max_result_mb" in document.json()["detail"]
 
 
+def test_a_result_with_a_post_query_step_above_the_byte_cap_is_the_same_error(
+    api_factory: ApiFactory,
+) -> None:
+    """Totals need the whole table before it is written: the cap is checked as it is written,
+    like a streamed result's."""
+    app = api_factory(max_result_mb=0.01)
+    totals = {"modelId": app.model_id(), "table": "order_items", "column_totals": True,
+              "fields": ["order_items.id", "order_items.count"], "sorts": [], "limit": 5000}  # fmt: skip
+    (job,) = job_lines(app.run(totals, key=app.keys.org))
+    assert (
+        job["status"] == "ERROR" and "above this server's limit of 0.01 MB" in job["error_message"]
+    )
+    small = job_lines(app.run({**totals, "limit": 10}, key=app.keys.org))
+    assert small[0]["status"] == "COMPLETE" and small[0]["summary"]["total_rows"] >= 10
+
+
 def test_limits_above_max_rows_need_the_high_limit(api: ApiClient, keys: Keys) -> None:
     for limit in (50_001, None):
         query = {"modelId": api.model_id(), **ITEMS, "limit": limit}

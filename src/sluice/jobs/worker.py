@@ -51,7 +51,7 @@ from sluice.jobs.types import (
 )
 from sluice.jobs.writer import JobWriter
 from sluice.observability.metrics import Metrics
-from sluice.results.arrow import BATCH_ROWS, ipc_size
+from sluice.results.arrow import BATCH_ROWS
 from sluice.results.stream import WrittenResult, write_ipc
 
 log = logging.getLogger("sluice.jobs")
@@ -322,11 +322,11 @@ class Worker:
                     fields = streamed.fields
                 else:
                     result = backend.run(model_id, compiled, flight.cancel)
-                    self._check_size(ipc_size(result.table))
-                    written = write_ipc(
+                    written = write_ipc(  # the size is checked as it is written, as above
                         result.table.to_reader(max_chunksize=BATCH_ROWS),
                         inline_max=self._inline_max,
                         spill_dir=spill_dir,
+                        check=self._check_size,
                     )
                     fields, invalid = result.fields, result.invalid_calculations
             finally:  # the warehouse's time: all of it but the encoding's share
