@@ -6,15 +6,13 @@ stale result served by the ``Standard`` policy starts one background refresh of 
 
 What a hit's record and line show besides ids, times and the result (summary, query, cache
 metadata, and their JSON) depends only on the query and the entry: it is worked out on the
-first hit and shared by the next ones (``Completions``), so a repeated hit encodes no JSON but
-its ids.
+first hit and shared by the next ones (``CacheHits.completions``), so a repeated hit encodes no
+JSON but its ids.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -22,6 +20,7 @@ import pyarrow as pa
 from sluice.cache import CachedData, Lookup, ResultCache
 from sluice.compiler.types import CompiledQuery
 from sluice.jobs.lines import Completion, complete, complete_line, completion
+from sluice.jobs.memory import Lru
 from sluice.jobs.record import JobRecord
 from sluice.jobs.store import StoredResult
 from sluice.jobs.types import Outcome, Plan
@@ -34,28 +33,6 @@ Refresh = Callable[[Plan, str, CompiledQuery], None]  # (plan, model id, compile
 # query (needed only to work out a completion not seen before).
 Running = Callable[[bool], JobRecord]
 CompletionKey = tuple[str, str, float, str]  # (memo key, entry key, computed at, cache type)
-
-
-class Completions:
-    """Completions of recent hits by (query, entry, cache type), least recently used out."""
-
-    def __init__(self, capacity: int = 2048) -> None:
-        self._capacity = capacity
-        self._items: OrderedDict[CompletionKey, Completion] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: CompletionKey) -> Completion | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: CompletionKey, done: Completion) -> None:
-        with self._lock:
-            self._items[key] = done
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
 
 
 class CacheHits:
@@ -73,7 +50,8 @@ class CacheHits:
         self._metrics = metrics
         self._clock = clock
         self._refresh = refresh
-        self.completions = Completions()
+        # Completions of recent hits by (query, entry, cache type).
+        self.completions: Lru[CompletionKey, Completion] = Lru(2048)
 
     def answer(
         self,

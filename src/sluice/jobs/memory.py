@@ -1,4 +1,5 @@
-"""In-memory tables of the job service: finished lines, compiled queries, fresh job ids."""
+"""In-memory tables of the job service: finished lines, compiled queries, fresh job ids, and the
+least-recently-used map they (and the cache hits' completions) are built on."""
 
 from __future__ import annotations
 
@@ -7,13 +8,43 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
 from sluice.compiler import clock_bucket
 from sluice.compiler.types import CompiledQuery
 from sluice.jobs.types import Finished, JobRequest, Plan
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Lru(Generic[K, V]):
+    """At most ``capacity`` values by key, least recently used out. Thread-safe."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,19 +65,15 @@ class CompiledMemo:
     ``last 7 days`` in the query's time zone; the same second, for ``now``)."""
 
     def __init__(self, capacity: int = 4096) -> None:
-        self._capacity = capacity
-        self._items: OrderedDict[str, Memo] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: Lru[str, Memo] = Lru(capacity)
 
     def get(
         self, key: str, now: Callable[[], datetime], timezone: str | None
     ) -> tuple[CompiledQuery, Plan] | None:
         """The memo of ``key`` when it holds for the clock ``now()`` (asked only when needed)."""
-        with self._lock:
-            found = self._items.get(key)
-            if found is None:
-                return None
-            self._items.move_to_end(key)
+        found = self._items.get(key)
+        if found is None:
+            return None
         grain = found.compiled.clock_grain
         if grain is not None and clock_bucket(grain, now(), timezone) != found.bucket:
             return None
@@ -58,11 +85,7 @@ class CompiledMemo:
         """Remember ``compiled``, compiled at the clock ``now``."""
         grain = compiled.clock_grain
         bucket = None if grain is None else clock_bucket(grain, now, timezone)
-        with self._lock:
-            self._items[key] = Memo(compiled, plan, bucket)
-            self._items.move_to_end(key)
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
+        self._items.put(key, Memo(compiled, plan, bucket))
 
     def __len__(self) -> int:
         return len(self._items)
