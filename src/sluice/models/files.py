@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from sluice.errors import BadRequest
 
@@ -38,6 +39,11 @@ def path_for(key: str, files: Mapping[str, str]) -> str:
             f"fileName {key!r} is not a model file: use `model`, `relationships`, "
             "`<name>.topic`, `<name>.view` or `<schema>/<table>.view`"
         )
+    return local_path(key, files)
+
+
+def local_path(key: str, files: Mapping[str, str]) -> str:
+    """Where ``files`` keep the file ``key``: its existing path, else ``<key>.yaml``."""
     for path in files:
         if key_of(path) == key:
             return path
@@ -62,3 +68,37 @@ def select(files: Mapping[str, str], pattern: str | None) -> dict[str, str]:
             f"fileName {pattern!r} is neither a file nor a regular expression: {exc}"
         ) from None
     return {key: text for key, text in files.items() if found.search(key)}
+
+
+# -- watching a folder --------------------------------------------------------------------------
+
+Fingerprint = tuple[tuple[str, int, int], ...]
+Stamp = tuple[int, int] | None  # a file's modification time and size; None: no file
+
+
+def fingerprint(folder: Path | str) -> Fingerprint:
+    """The model files of a folder with their modification times and sizes."""
+    root = Path(folder)
+    out = []
+    try:
+        for path in root.rglob("*"):
+            rel = path.relative_to(root)
+            if ".git" in rel.parts or not path.name.endswith(SUFFIXES):
+                continue
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            out.append((str(rel), stat.st_mtime_ns, stat.st_size))
+    except OSError:
+        return ()
+    return tuple(sorted(out))
+
+
+def stamp(path: Path | str) -> Stamp:
+    """A file's modification time and size (None when it is missing)."""
+    try:
+        found = Path(path).stat()
+    except OSError:
+        return None
+    return (found.st_mtime_ns, found.st_size)

@@ -35,10 +35,18 @@ from sluice.model.files import read_folder
 from sluice.model.loader import check_model
 from sluice.models.branches import Branch, BranchStore, FileBranchStore, new_branch
 from sluice.models.changes import Author, Change, ChangeRecorder
-from sluice.models.files import checksum, key_of, path_for
-from sluice.models.sync import ModelSync, SharedChange, SharedFile
+from sluice.models.files import (
+    Fingerprint,
+    checksum,
+    fingerprint,
+    key_of,
+    path_for,
+    stamp,
+)
+from sluice.models.sync import ModelSync, SharedChange, SharedFile, apply_shared
 from sluice.project import LoadedModel, Project, derived_lookup, schema_lookup
 from sluice.query.spec import is_uuid
+from sluice.storage import write_text_atomic
 
 log = logging.getLogger("sluice.models")
 
@@ -56,10 +64,6 @@ class Checked:
     @property
     def ok(self) -> bool:
         return self.loaded is not None and not any(i.severity == "error" for i in self.issues)
-
-
-Fingerprint = tuple[tuple[str, int, int], ...]
-Stamp = tuple[int, int] | None  # a file's modification time and size; None: no file
 
 
 class ModelService:
@@ -280,41 +284,8 @@ class ModelService:
     def _apply(
         self, cfg: ModelConfig, files: Mapping[str, SharedFile], since: int
     ) -> tuple[bool, bool]:
-        """Write the shared files newer than ``since`` whose text differs from this folder's;
-        record each change as the replica that made it did (git commit or change log).
-        Returns whether a file was written, and whether any is newer than ``since`` (written
-        now, or already here: replicas that share one folder)."""
-        root = Path(cfg.path)
-        local = read_folder(root)
-        by_change: dict[str, tuple[SharedFile, list[str]]] = {}
-        newer = False
-        for key, entry in sorted(files.items()):
-            if entry.version <= since:
-                continue
-            newer = True
-            path = _local_path(key, local)
-            if local.get(path) == entry.text:
-                continue  # already here (the same folder, or applied before): idempotent
-            target = root / path
-            if entry.text is None:
-                target.unlink(missing_ok=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(target, entry.text)
-            by_change.setdefault(entry.change, (entry, []))[1].append(path)
-        for entry, paths in by_change.values():
-            change = Change(cfg.name, tuple(paths), entry.action, entry.message, entry.author)
-            try:
-                self.changes.record(root, change)
-            except Exception:
-                log.exception("model %s: recording a change from another replica failed", cfg.name)
-        if by_change:
-            log.info(
-                "model %s: applied %d change(s) made through the API on another replica",
-                cfg.name,
-                len(by_change),
-            )
-        return bool(by_change), newer
+        """``apply_shared`` to this replica's copy of ``cfg``'s folder."""
+        return apply_shared(Path(cfg.path), cfg.name, files, since, self.changes)
 
     def _publish(self, model_id: str, expected: int, change: SharedChange) -> int | None:
         """Share an API change before it is written here: the new shared version, or None
@@ -468,8 +439,7 @@ class ModelService:
                 if text is None:
                     target.unlink()
                 else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    atomic_write(target, text)
+                    write_text_atomic(target, text)
                 self.changes.record(
                     Path(cfg.path), Change(cfg.name, (path,), action, change.message, author)
                 )
@@ -539,8 +509,8 @@ class ModelService:
         return checked.loaded
 
     def branch_version(self, branch: Branch) -> int:
-        stamp = datetime.fromisoformat(branch.updated_at.replace("Z", "+00:00")).timestamp()
-        return max(self.version(branch.base_model_id), int(stamp * 1000))
+        updated = datetime.fromisoformat(branch.updated_at.replace("Z", "+00:00")).timestamp()
+        return max(self.version(branch.base_model_id), int(updated * 1000))
 
     def _write_branch(
         self,
@@ -609,8 +579,7 @@ class ModelService:
                 if text is None:
                     target.unlink(missing_ok=True)
                 else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    atomic_write(target, text)
+                    write_text_atomic(target, text)
             if branch.files:
                 paths = tuple(sorted(branch.files))
                 self.changes.record(root, Change(cfg.name, paths, "merge", change.message, author))
@@ -671,34 +640,6 @@ def refuse_file_errors(path: str, issues: tuple[ModelIssue, ...]) -> None:
         raise BadRequest(f"{key_of(path)} line {first.line}: {first.message}{more}")
 
 
-def fingerprint(folder: Path) -> Fingerprint:
-    """The model files of a folder with their modification times and sizes."""
-    root = Path(folder)
-    out = []
-    try:
-        for path in root.rglob("*"):
-            rel = path.relative_to(root)
-            if ".git" in rel.parts or not path.name.endswith((".yaml", ".yml")):
-                continue
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            out.append((str(rel), stat.st_mtime_ns, stat.st_size))
-    except OSError:
-        return ()
-    return tuple(sorted(out))
-
-
-def stamp(path: Path) -> Stamp:
-    """A file's modification time and size (None when it is missing)."""
-    try:
-        found = Path(path).stat()
-    except OSError:
-        return None
-    return (found.st_mtime_ns, found.st_size)
-
-
 def _baseline(config: Config) -> Config:
     """The file as it reads now (the server may run with settings the command line changed)."""
     if config.path is None:
@@ -712,17 +653,3 @@ def _baseline(config: Config) -> Config:
 def _other_sections(config: Config) -> tuple[object, ...]:
     """What ``sluice.yaml`` holds beside ``models:`` (changes to it need a restart)."""
     return (dict(config.connections), config.server, config.users)
-
-
-def _local_path(key: str, files: Mapping[str, str]) -> str:
-    """Where this folder keeps the file ``key``: its existing path, else ``<key>.yaml``."""
-    for path in files:
-        if key_of(path) == key:
-            return path
-    return key + ".yaml"
-
-
-def atomic_write(target: Path, text: str) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(target)

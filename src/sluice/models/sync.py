@@ -15,12 +15,19 @@ version number moves, so it keeps growing with every change a replica serves).
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
-from sluice.models.changes import Author
+from sluice.model.files import read_folder
+from sluice.models.changes import Author, Change, ChangeRecorder
+from sluice.models.files import local_path
+from sluice.storage import write_text_atomic
+
+log = logging.getLogger("sluice.models")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +116,41 @@ class ModelSync(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def apply_shared(
+    root: Path, name: str, files: Mapping[str, SharedFile], since: int, changes: ChangeRecorder
+) -> tuple[bool, bool]:
+    """Write into the model folder ``root`` (model ``name``) the shared files newer than
+    ``since`` whose text differs from the folder's; record each change as the replica that made
+    it did (git commit or change log). Returns whether a file was written, and whether any is
+    newer than ``since`` (written now, or already here: replicas that share one folder)."""
+    local = read_folder(root)
+    by_change: dict[str, tuple[SharedFile, list[str]]] = {}
+    newer = False
+    for key, entry in sorted(files.items()):
+        if entry.version <= since:
+            continue
+        newer = True
+        path = local_path(key, local)
+        if local.get(path) == entry.text:
+            continue  # already here (the same folder, or applied before): idempotent
+        target = root / path
+        if entry.text is None:
+            target.unlink(missing_ok=True)
+        else:
+            write_text_atomic(target, entry.text)
+        by_change.setdefault(entry.change, (entry, []))[1].append(path)
+    for entry, paths in by_change.values():
+        change = Change(name, tuple(paths), entry.action, entry.message, entry.author)
+        try:
+            changes.record(root, change)
+        except Exception:
+            log.exception("model %s: recording a change from another replica failed", name)
+    if by_change:
+        log.info(
+            "model %s: applied %d change(s) made through the API on another replica",
+            name,
+            len(by_change),
+        )
+    return bool(by_change), newer
