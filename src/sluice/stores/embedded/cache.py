@@ -112,10 +112,14 @@ class LocalCacheStore:
         try:
             file = pa.OSFile(str(path))
         except (FileNotFoundError, pa.ArrowIOError):
-            with self._lock:
-                if key in self._entries and not path.exists():
+            with self._lock:  # a ``put`` replacing the file holds it: look again after
+                if key not in self._entries:
+                    return None
+                try:
+                    file = pa.OSFile(str(path))
+                except (FileNotFoundError, pa.ArrowIOError):
                     self._drop_locked(key)  # removed behind our back: forget it
-            return None
+                    return None
         return CachedData(file, path)
 
     def entries(self) -> list[CacheEntry]:
@@ -148,6 +152,11 @@ class LocalCacheStore:
             with open(tmp, "wb") as out:
                 out.write(memoryview(data))
         with self._lock:
+            # The old file goes first: renaming over an existing file makes ext4 write the new
+            # one's data out at once (its replace-via-rename safeguard), three times the cost.
+            # Readers that miss it in between look again under this lock (``open``).
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
             os.replace(tmp, path)
             old = self._entries.pop(entry.key, None)
             if old is not None:
