@@ -3,13 +3,15 @@ rendered from the record, whatever the record holds."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sluice.jobs.lines import complete, complete_line, completion, job_line
+from sluice.api.ndjson import footer_line, header_line
+from sluice.jobs.lines import complete, complete_line, completion, dumps, job_line, json_text
 from sluice.jobs.record import JobRecord
 from sluice.jobs.state import JobEvent, JobStatus
 
@@ -66,3 +68,37 @@ def test_unencodable_text_is_reported_as_the_rendered_line_reports_it(
     done = complete(record, how, finished_at=1.0, stream_ms=0.0)
     assert complete_line(done, how, b"") == job_line(done, b"")
     assert b'"INTERNAL"' in job_line(done, b"")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=12) | st.uuids().map(str))
+def test_json_text_is_the_encoders_text(value: str) -> None:
+    try:
+        expected = dumps(value)
+    except UnicodeEncodeError:
+        return
+    assert json_text(value) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.uuids().map(str) | _TEXT, st.uuids().map(str) | _TEXT, max_size=3))
+def test_the_header_line_is_the_encoders_line(jobs: dict[str, str]) -> None:
+    try:
+        expected = dumps({"jobs_submitted": jobs}) + b"\n"
+    except UnicodeEncodeError:
+        return
+    assert header_line(jobs) == expected
+    assert footer_line([]) == dumps({"remaining_job_ids": [], "timed_out": "false"}) + b"\n"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False, min_value=0, max_value=1e12))
+def test_a_lines_stream_stats_are_its_time(stream_ms: float) -> None:
+    record = running({}, {"model_job": {}}, "j")
+    meta = {"columns": [], "fields": {}, "invalid_calculations": {}, "execution_time_ms": 0}
+    how = completion(record, meta=meta, num_rows=0, num_bytes=0, computed_at=0, ttl_s=1,
+                     cache_type="MISS")  # fmt: skip
+    done = complete(record, how, finished_at=1.0, stream_ms=stream_ms)
+    line = json.loads(job_line(done, b"QQ=="))
+    assert line["stream_stats"] == {"server_stream": round(stream_ms, 3)}
+    assert line["result"] == "QQ==" and line["status"] == "COMPLETE"

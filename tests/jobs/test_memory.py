@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from sluice.cache import CachePolicy
 from sluice.compiler.types import CompiledQuery
 from sluice.config import UserConfig
 from sluice.engines.base import CancelToken
-from sluice.jobs.memory import CompiledMemo
+from sluice.jobs.memory import CompiledMemo, UuidSource
 from sluice.jobs.service import JobService
 from sluice.jobs.types import JobRequest, Plan
 from sluice.project import QueryResult
@@ -133,3 +136,19 @@ def test_a_new_model_version_compiles_again(tmp_path: Path) -> None:
     backend = CountingBackend()
     assert run_twice(tmp_path, backend, ["v1", "v2", "v2"]) == ["COMPLETE"] * 3
     assert backend.compiles == 2
+
+
+def test_job_ids_are_the_version_4_uuids_of_the_random_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``UuidSource`` spells ids without building ``uuid.UUID`` objects: the same text."""
+    block = bytes(range(256)) * 16  # every byte value in every position of an id
+    monkeypatch.setattr(os, "urandom", lambda n: block[:n])
+    ids = UuidSource()
+    for at in range(0, 256 * 16, 16):
+        assert ids.next() == str(uuid.UUID(bytes=block[at : at + 16], version=4))
+    monkeypatch.undo()
+    fresh = UuidSource()
+    made = {fresh.next() for _ in range(1000)}
+    assert len(made) == 1000
+    assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122 for i in made)

@@ -12,20 +12,25 @@ from collections.abc import Iterable
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from sluice.jobs.lines import dumps
+from sluice.jobs.lines import dumps, json_text
 
 MEDIA_TYPE = "text/ndjson"
 
 
 def header_line(jobs: dict[str, str]) -> bytes:
     """``{"jobs_submitted": {job_id: client_result_id}}``."""
-    return dumps({"jobs_submitted": jobs}) + b"\n"
+    pairs = b",".join(json_text(job) + b":" + json_text(result) for job, result in jobs.items())
+    return b'{"jobs_submitted":{' + pairs + b"}}\n"
 
 
 def footer_line(remaining: list[str]) -> bytes:
     """``timed_out`` is the STRING "true" exactly when jobs remain (a boolean hangs the SDK)."""
-    timed_out = "true" if remaining else "false"
-    return dumps({"remaining_job_ids": remaining, "timed_out": timed_out}) + b"\n"
+    if not remaining:
+        return _DONE_FOOTER
+    return dumps({"remaining_job_ids": remaining, "timed_out": "true"}) + b"\n"
+
+
+_DONE_FOOTER = dumps({"remaining_job_ids": [], "timed_out": "false"}) + b"\n"
 
 
 JOIN_MAX_BYTES = 256 << 10  # up to this size, the lines go out as one body message

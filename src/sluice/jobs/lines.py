@@ -9,6 +9,8 @@ JSON encoder, so it is neither scanned for escapes nor copied twice.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +31,14 @@ def dumps(value: Any) -> bytes:
     """Compact JSON (no spaces, no NaN), UTF-8. One encoder for every line: ``json.dumps`` with
     options builds a new one each call."""
     return _ENCODER.encode(value).encode()
+
+
+_PLAIN = re.compile(r"[0-9A-Za-z_.:-]*")  # text JSON spells as it is, between quotes
+
+
+def json_text(value: str) -> bytes:
+    """``dumps(value)`` for a string, without the encoder for the usual ids (nothing to escape)."""
+    return f'"{value}"'.encode() if _PLAIN.fullmatch(value) else dumps(value)
 
 
 BAD_TEXT_MESSAGE = (
@@ -79,7 +89,13 @@ def _job_line(record: JobRecord, result_b64: bytes | None) -> bytes:
 def _result_and_stats(record: JobRecord, result_b64: bytes) -> tuple[bytes, ...]:
     """The tail of a ``COMPLETE`` line, in parts (the result is joined into the line once): the
     result and the stream stats, closing the object."""
-    stats = dumps({"server_stream": round(record.stream_ms or 0.0, 3)})
+    server_stream = round(record.stream_ms or 0.0, 3)
+    # A finite float is its repr in JSON, as the encoder writes it.
+    stats = (
+        f'{{"server_stream":{server_stream!r}}}'.encode()
+        if isinstance(server_stream, float) and math.isfinite(server_stream)
+        else dumps({"server_stream": server_stream})
+    )
     return (b',"result":"', result_b64, b'","stream_stats":', stats, b"}\n")
 
 
@@ -201,11 +217,13 @@ def complete_line(record: JobRecord, done: Completion, result_b64: bytes) -> byt
     if done.part is None:
         return job_line(record, result_b64)
     try:
-        ids = dumps({"job_id": record.id, "status": "COMPLETE",
-                     "client_result_id": record.client_result_id})  # fmt: skip
+        job_id, client_result_id = json_text(record.id), json_text(record.client_result_id)
     except UnicodeEncodeError:
         return job_line(record, result_b64)
-    return b"".join((ids[:-1], done.part, *_result_and_stats(record, result_b64)))
+    return b"".join(
+        (b'{"job_id":', job_id, b',"status":"COMPLETE","client_result_id":', client_result_id,
+         done.part, *_result_and_stats(record, result_b64))
+    )  # fmt: skip
 
 
 def completed(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -116,7 +115,13 @@ class UuidSource:
             self._pool, self._at = os.urandom(16 * self._BLOCK), 0
         raw = self._pool[self._at : self._at + 16]
         self._at += 16
-        return str(uuid.UUID(bytes=raw, version=4))
+        # What ``str(uuid.UUID(bytes=raw, version=4))`` gives, without building the object:
+        # the version nibble set to 4 and the variant's two high bits to 10.
+        h = raw.hex()
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # 10xx: 8, 9, a or b
 
 
 class LineCache:

@@ -76,6 +76,7 @@ class LocalCacheStore:
         # every FLUSH_S (or FLUSH_ROWS rows), not one commit per put. A crash loses them, and
         # with them only cache entries: their files, which no row describes, go at the next start.
         self._new: dict[str, tuple[object, ...]] = {}
+        self._paths: dict[str, Path] = {}  # of entries, by key
         self._flushed_at = time.monotonic()
         self._size = 0
         directory.mkdir(parents=True, exist_ok=True)
@@ -127,7 +128,13 @@ class LocalCacheStore:
             return list(self._entries.values())
 
     def path(self, key: str) -> Path:
-        return self.directory / f"{key}{SUFFIX}"
+        """Where the entry ``key``'s file is (remembered while the entry lives: a hit asks)."""
+        found = self._paths.get(key)
+        if found is None:
+            found = self.directory / f"{key}{SUFFIX}"
+            if key in self._entries:
+                self._paths[key] = found
+        return found
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -219,6 +226,7 @@ class LocalCacheStore:
         self._dirty.discard(key)
         with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
+        self._paths.pop(key, None)
         if self._new.pop(key, None) is None:  # a row not yet written needs no DELETE
             self._db.execute("DELETE FROM entries WHERE key = ?", (key,))
 
