@@ -102,3 +102,19 @@ def test_a_lines_stream_stats_are_its_time(stream_ms: float) -> None:
     line = json.loads(job_line(done, b"QQ=="))
     assert line["stream_stats"] == {"server_stream": round(stream_ms, 3)}
     assert line["result"] == "QQ==" and line["status"] == "COMPLETE"
+
+
+def test_a_hit_completes_straight_from_added() -> None:
+    """A cache hit answered at once goes ADDED -> COMPLETE in one record, started when it
+    finished; a running job keeps the start it had."""
+    record = running({}, {"model_job": {}}, "j")
+    meta = {"columns": [], "fields": {}, "invalid_calculations": {}, "execution_time_ms": 0}
+    how = completion(record, meta=meta, num_rows=0, num_bytes=0, computed_at=0, ttl_s=1,
+                     cache_type="EXACT")  # fmt: skip
+    added = JobRecord(id="k", client_result_id="c", organization_id="o", user_id=None,
+                      model_id="m", status=JobStatus.ADDED, created_at=1.0)  # fmt: skip
+    hit = complete(added, how, finished_at=7.0, stream_ms=0.0)
+    assert hit.status is JobStatus.COMPLETE and hit.started_at == hit.finished_at == 7.0
+    ran = complete(record, how, finished_at=9.0, stream_ms=1.0)
+    assert ran.status is JobStatus.COMPLETE and (ran.started_at, ran.finished_at) == (2.0, 9.0)
+    assert complete_line(hit, how, b"") == job_line(hit, b"")

@@ -198,9 +198,16 @@ def completion(
 def complete(
     record: JobRecord, done: Completion, *, finished_at: float, stream_ms: float
 ) -> JobRecord:
-    """``record`` advanced to ``COMPLETE`` as ``done`` describes."""
+    """``record`` advanced to ``COMPLETE`` as ``done`` describes: from ``EXECUTING``, or straight
+    from ``ADDED`` (a cache hit answered at once: started and finished in the same moment)."""
+    events: tuple[JobEvent, ...] = (JobEvent.SUCCEED,)
+    started_at = record.started_at
+    if record.status is JobStatus.ADDED:
+        events = (JobEvent.START, JobEvent.EXECUTE, JobEvent.SUCCEED)
+        started_at = finished_at
     return record.advance(
-        JobEvent.SUCCEED,
+        *events,
+        started_at=started_at,
         finished_at=finished_at,
         summary=done.summary,
         query=done.query,

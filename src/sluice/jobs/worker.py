@@ -112,15 +112,16 @@ class Worker:
         compiled = memo[0]
 
         def running(detailed: bool) -> JobRecord:
-            # The plan's summary and query: only for a completion not seen before.
-            plan = (
-                {"summary": plan_summary(compiled), "query": executed_query(request, compiled)}
-                if detailed
-                else {}
-            )
-            live.record = live.record.advance(
-                JobEvent.START, JobEvent.EXECUTE, started_at=self._clock(), **plan
-            )
+            # The plan's summary and query: only to work out a completion not seen before;
+            # otherwise the hit's record goes from ADDED to COMPLETE in one step (``complete``).
+            if detailed:
+                live.record = live.record.advance(
+                    JobEvent.START,
+                    JobEvent.EXECUTE,
+                    started_at=self._clock(),
+                    summary=plan_summary(compiled),
+                    query=executed_query(request, compiled),
+                )
             return live.record
 
         return self.hits.answer(
