@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,8 +97,7 @@ def history_record(record: JobRecord) -> JobRecord:
     summary: Mapping[str, Any] = record.summary or {}
     model_job: Mapping[str, Any] = (record.query or {}).get("model_job") or {}
     kept_job = {k: model_job[k] for k in ("fields", "join_paths_from_topic_name") if k in model_job}
-    return replace(
-        record,
+    return record.but(
         summary={k: summary[k] for k in ("sql", "cache_type") if k in summary} or None,
         cache_metadata=None,
         query={"model_job": kept_job} if kept_job else None,
