@@ -237,8 +237,8 @@ def test_the_cache_is_bounded_and_evicts_the_least_recently_used(
 
 
 def test_cached_results_survive_a_restart(tmp_path: Path, demo_db: Path) -> None:
-    """The cache survives a restart, and so does a hit's job: its result is kept with it (a
-    small one inline, as a miss's), so /query/wait delivers it after the next restart."""
+    """The cache survives a restart, and so does a hit's job: its result is kept with it (the
+    entry's file, linked), so /query/wait delivers it after the next restart."""
     first = open_api(tmp_path / "project", demo_db)
     try:
         computed = run_job(first)["cache_metadata"]["computed_at"]
