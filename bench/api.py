@@ -31,6 +31,7 @@ import http.client
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -201,12 +202,13 @@ def prepare(
     (spin / "short_spin.view.yaml").write_text(SPIN_VIEW.format(rows=spin_rows["short"]))
     (spin / "long_spin.view.yaml").write_text(SPIN_VIEW.format(rows=spin_rows["long"]))
     config = directory / "sluice.yaml"
+    state_dir = directory / f"state_s{scale:g}"
+    # A fresh state directory each run: jobs, history and cached results left by earlier runs
+    # (hundreds of MB after a day of benchmarks) would make later runs slower than earlier ones.
+    shutil.rmtree(state_dir, ignore_errors=True)
     config.write_text(
         CONFIG.format(
-            database=database,
-            demo_model=DEMO_MODEL,
-            spin_model=spin,
-            state_dir=directory / f"state_s{scale:g}",
+            database=database, demo_model=DEMO_MODEL, spin_model=spin, state_dir=state_dir
         )
     )
     store = SqliteTokenStore(load_config(config).server.state_dir)
