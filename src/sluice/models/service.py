@@ -46,7 +46,7 @@ from sluice.models.files import (
 from sluice.models.sync import ModelSync, SharedChange, SharedFile, apply_shared
 from sluice.project import LoadedModel, Project, derived_lookup, schema_lookup
 from sluice.query.spec import is_uuid
-from sluice.storage import write_text_atomic
+from sluice.storage import write_model_file
 
 log = logging.getLogger("sluice.models")
 
@@ -439,7 +439,7 @@ class ModelService:
                 if text is None:
                     target.unlink()
                 else:
-                    write_text_atomic(target, text)
+                    write_model_file(target, text)
                 self.changes.record(
                     Path(cfg.path), Change(cfg.name, (path,), action, change.message, author)
                 )
@@ -579,7 +579,7 @@ class ModelService:
                 if text is None:
                     target.unlink(missing_ok=True)
                 else:
-                    write_text_atomic(target, text)
+                    write_model_file(target, text)
             if branch.files:
                 paths = tuple(sorted(branch.files))
                 self.changes.record(root, Change(cfg.name, paths, "merge", change.message, author))

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sluice.model.files import read_folder
 from sluice.models.changes import Author, Change, ChangeRecorder
 from sluice.models.files import local_path
-from sluice.storage import write_text_atomic
+from sluice.storage import write_model_file
 
 log = logging.getLogger("sluice.models")
 
@@ -139,7 +139,7 @@ def apply_shared(
         if entry.text is None:
             target.unlink(missing_ok=True)
         else:
-            write_text_atomic(target, entry.text)
+            write_model_file(target, entry.text)
         by_change.setdefault(entry.change, (entry, []))[1].append(path)
     for entry, paths in by_change.values():
         change = Change(name, tuple(paths), entry.action, entry.message, entry.author)
