@@ -29,8 +29,9 @@ from sluice.results.arrow import b64encode
 
 Answer = tuple[Outcome, StoredResult]
 Refresh = Callable[[Plan, str, CompiledQuery], None]  # (plan, model id, compiled)
-# The job's running record, asked at most once a job; ``True``: with its plan's summary and
-# query (needed only to work out a completion not seen before).
+# The job's record, asked at most once a job. ``True``: running, with its plan's summary and
+# query (needed only to work out a completion not seen before); ``False``: as it is, which on
+# the loop is still ADDED (``lines.complete`` takes it to COMPLETE in one step).
 Running = Callable[[bool], JobRecord]
 CompletionKey = tuple[str, str, float, str]  # (memo key, entry key, computed at, cache type)
 
